@@ -1,0 +1,106 @@
+import Foundation
+
+/// Prices per model, in USD per one million tokens.
+public struct PricingTable: Codable, Sendable, Hashable {
+    public var source: String
+    public var retrieved: String
+    public var prices: [ModelPrice]
+
+    public init(source: String, retrieved: String, prices: [ModelPrice]) {
+        self.source = source
+        self.retrieved = retrieved
+        self.prices = prices
+    }
+
+    /// The most specific price for a model and deployment type: an exact deployment-type match first,
+    /// then a price that applies to any deployment type.
+    public func price(model: String, deploymentType: String? = nil) -> ModelPrice? {
+        let candidates = prices.filter { $0.model == model }
+        if let deploymentType, let exact = candidates.first(where: { $0.deploymentType == deploymentType }) {
+            return exact
+        }
+        return candidates.first(where: { $0.deploymentType == nil }) ?? candidates.first
+    }
+}
+
+/// USD per 1M tokens for one model. Cached input tokens are part of the prompt tokens and are
+/// charged at `cachedInput`; reasoning tokens are output tokens.
+public struct ModelPrice: Codable, Sendable, Hashable {
+    public var model: String
+    /// nil = applies to every deployment type; otherwise e.g. `GlobalStandard`.
+    public var deploymentType: String?
+    public var input: Decimal
+    public var cachedInput: Decimal
+    public var output: Decimal
+
+    public init(model: String, deploymentType: String? = nil, input: Decimal, cachedInput: Decimal, output: Decimal) {
+        self.model = model
+        self.deploymentType = deploymentType
+        self.input = input
+        self.cachedInput = cachedInput
+        self.output = output
+    }
+
+    enum CodingKeys: String, CodingKey { case model, deploymentType, input, cachedInput, output }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        model = try container.decode(String.self, forKey: .model)
+        deploymentType = try container.decodeIfPresent(String.self, forKey: .deploymentType)
+        func decimal(_ key: CodingKeys) throws -> Decimal {
+            let text = try container.decode(String.self, forKey: key)
+            guard let value = Money.parseDecimal(text), value >= 0 else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: key, in: container, debugDescription: "price must be a non-negative decimal string, got \"\(text)\"")
+            }
+            return value
+        }
+        input = try decimal(.input)
+        cachedInput = try decimal(.cachedInput)
+        output = try decimal(.output)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(model, forKey: .model)
+        try container.encodeIfPresent(deploymentType, forKey: .deploymentType)
+        try container.encode(Money.format(input, scale: max(2, input.fractionDigits)), forKey: .input)
+        try container.encode(Money.format(cachedInput, scale: max(2, cachedInput.fractionDigits)), forKey: .cachedInput)
+        try container.encode(Money.format(output, scale: max(2, output.fractionDigits)), forKey: .output)
+    }
+}
+
+extension PricingTable {
+    /// List prices of current Azure OpenAI models (Global Standard deployments, USD per 1M tokens).
+    ///
+    /// Source: Azure OpenAI Service pricing page
+    /// (https://azure.microsoft.com/pricing/details/cognitive-services/openai-service/), Global deployment
+    /// column, as transcribed on the `retrieved` date. Prices change: override them in your gateway.
+    public static let azureOpenAIDefault = PricingTable(
+        source: "https://azure.microsoft.com/pricing/details/cognitive-services/openai-service/ (Global Standard)",
+        retrieved: "2026-11-22",
+        prices: [
+            price("gpt-4o", "2.50", "1.25", "10.00"),
+            price("gpt-4o-mini", "0.15", "0.075", "0.60"),
+            price("gpt-4.1", "2.00", "0.50", "8.00"),
+            price("gpt-4.1-mini", "0.40", "0.10", "1.60"),
+            price("gpt-4.1-nano", "0.10", "0.025", "0.40"),
+            price("o1", "15.00", "7.50", "60.00"),
+            price("o3", "2.00", "0.50", "8.00"),
+            price("o3-mini", "1.10", "0.55", "4.40"),
+            price("o4-mini", "1.10", "0.275", "4.40"),
+            price("gpt-5", "1.25", "0.125", "10.00"),
+            price("gpt-5-mini", "0.25", "0.025", "2.00"),
+            price("gpt-5-nano", "0.05", "0.005", "0.40"),
+            price("text-embedding-3-small", "0.02", "0.02", "0.00"),
+            price("text-embedding-3-large", "0.13", "0.13", "0.00"),
+            price("text-embedding-ada-002", "0.10", "0.10", "0.00"),
+        ]
+    )
+
+    private static func price(_ model: String, _ input: String, _ cached: String, _ output: String) -> ModelPrice {
+        ModelPrice(
+            model: model, input: Money.parseDecimal(input)!, cachedInput: Money.parseDecimal(cached)!,
+            output: Money.parseDecimal(output)!)
+    }
+}
