@@ -1,1 +1,3 @@
-print("contoso")
+import TollgateCLI
+
+await TollgateCLI.main(contoso)

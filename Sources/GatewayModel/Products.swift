@@ -9,6 +9,12 @@ public struct API: Codable, Sendable, Hashable {
     public var backend: BackendTarget
     public var authentication: ManagedIdentityAuth?
     public var subscriptionRequired: Bool
+    /// Retry throttled (429) and unavailable (503) backend responses, honouring `Retry-After`.
+    public var retry: ThrottleRetry?
+    /// Emit token metrics to this Application Insights logger (its `TokenMetrics` settings).
+    public var tokenMetricsLogger: String?
+    /// Write a usage record per call to this Event Hub logger.
+    public var usageLogger: String?
     /// Policies at API scope beyond what the typed settings generate.
     public var policies: PolicySections
     @Located public var location: SourceLocation?
@@ -16,6 +22,7 @@ public struct API: Codable, Sendable, Hashable {
     public init(
         id: String, displayName: String? = nil, path: String, apiVersion: String, backend: BackendTarget,
         authentication: ManagedIdentityAuth? = nil, subscriptionRequired: Bool = true,
+        retry: ThrottleRetry? = ThrottleRetry(), tokenMetricsLogger: String? = nil, usageLogger: String? = nil,
         policies: PolicySections = PolicySections(), location: SourceLocation? = nil
     ) {
         self.id = id
@@ -25,8 +32,25 @@ public struct API: Codable, Sendable, Hashable {
         self.backend = backend
         self.authentication = authentication
         self.subscriptionRequired = subscriptionRequired
+        self.retry = retry
+        self.tokenMetricsLogger = tokenMetricsLogger
+        self.usageLogger = usageLogger
         self.policies = policies
         self.location = location
+    }
+}
+
+/// Retry of throttled backend calls: waits what `Retry-After` asks, capped at `maxWaitSeconds`.
+public struct ThrottleRetry: Codable, Sendable, Hashable {
+    /// Number of retries (APIM allows 1–50).
+    public var count: Int
+    public var maxWaitSeconds: Int
+    public var statusCodes: [Int]
+
+    public init(count: Int = 2, maxWaitSeconds: Int = 10, statusCodes: [Int] = [429, 503]) {
+        self.count = count
+        self.maxWaitSeconds = maxWaitSeconds
+        self.statusCodes = statusCodes
     }
 }
 

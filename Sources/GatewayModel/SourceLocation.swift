@@ -41,3 +41,9 @@ extension KeyedDecodingContainer {
         try decodeIfPresent(type, forKey: key) ?? Located(wrappedValue: nil)
     }
 }
+
+extension KeyedEncodingContainer {
+    /// Locations are diagnostics metadata: they are never written to JSON, so generated files do not
+    /// change when a declaration moves to another line.
+    public mutating func encode(_ value: Located, forKey key: Key) throws {}
+}

@@ -1,1 +1,3 @@
-print("tollgate")
+import TollgateCLI
+
+await TollgateCLI.main()
