@@ -32,7 +32,7 @@ let contoso = Gateway("contoso", service: .existing("apim-contoso-ai", resourceG
         ]))
 
     Fragment("entra-caller", description: "Callers must present an Entra ID token for the Contoso tenant") {
-        .validateEntraToken(
+        ValidateEntraToken(
             tenant: "{{aoai-tenant-id}}", audiences: ["api://contoso-ai-gateway"],
             clientApplicationIds: ["0f6e6a3c-4a8f-4d55-9d7e-3c1f2b9a7e10"])
     }
@@ -43,7 +43,7 @@ let contoso = Gateway("contoso", service: .existing("apim-contoso-ai", resourceG
         EmitTokenMetrics(to: "appinsights")
         UsageLog(to: "usage-hub")
         Inbound {
-            .cors(origins: ["https://chat.contoso.com"], methods: ["POST", "OPTIONS"], headers: ["Content-Type", "Authorization", "api-key"])
+            Cors(origins: ["https://chat.contoso.com"], methods: ["POST", "OPTIONS"], headers: ["Content-Type", "Authorization", "api-key"])
         }
     }
 
@@ -64,7 +64,7 @@ let contoso = Gateway("contoso", service: .existing("apim-contoso-ai", resourceG
         TokenLimit(perMinute: 50_000, quota: 5_000_000, period: .monthly, counter: .user)
         Quota(calls: 100_000, per: 2_592_000, counter: .subscription)
         Inbound {
-            .includeFragment("entra-caller")
+            IncludeFragment("entra-caller")
         }
     }
 }

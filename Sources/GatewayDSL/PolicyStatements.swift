@@ -38,85 +38,85 @@ public enum PolicyBuilder<Context: PolicyContext> {
 }
 
 // MARK: Statements allowed in every section
+//
+// Statements are free functions generic over the section context rather than static members, so a
+// block of several statements reads one per line (a leading-dot member on a new line would chain
+// onto the previous statement).
 
-extension PolicyStatement {
-    /// `<base />`: the enclosing scope's policies run here.
-    public static func base(fileID: String = #fileID, line: Int = #line) -> Self {
-        Self(.base, fileID: fileID, line: line)
-    }
+/// `<base />`: the enclosing scope's policies run here.
+public func Base<Context>(fileID: String = #fileID, line: Int = #line) -> PolicyStatement<Context> {
+    PolicyStatement(.base, fileID: fileID, line: line)
+}
 
-    /// `<include-fragment fragment-id="…" />`.
-    public static func includeFragment(_ id: String, fileID: String = #fileID, line: Int = #line) -> Self {
-        Self(.includeFragment(id), fileID: fileID, line: line)
-    }
+/// `<include-fragment fragment-id="…" />`.
+public func IncludeFragment<Context>(_ id: String, fileID: String = #fileID, line: Int = #line) -> PolicyStatement<Context> {
+    PolicyStatement(.includeFragment(id), fileID: fileID, line: line)
+}
 
-    /// `<set-header>` with one or more values (literals or expressions).
-    public static func setHeader(
-        _ name: String, _ values: String..., action: HeaderExistsAction = .override, fileID: String = #fileID, line: Int = #line
-    ) -> Self {
-        Self(.setHeader(name: name, values: values, existsAction: action), fileID: fileID, line: line)
-    }
+/// `<set-header>` with one or more values (literals or expressions).
+public func SetHeader<Context>(
+    _ name: String, _ values: String..., action: HeaderExistsAction = .override, fileID: String = #fileID, line: Int = #line
+) -> PolicyStatement<Context> {
+    PolicyStatement(.setHeader(name: name, values: values, existsAction: action), fileID: fileID, line: line)
+}
 
-    /// `<choose>` with one branch and an optional `otherwise`.
-    public static func when(
-        _ condition: String, fileID: String = #fileID, line: Int = #line,
-        @PolicyBuilder<Context> then policies: () -> [PlacedPolicy],
-        @PolicyBuilder<Context> otherwise: () -> [PlacedPolicy] = { [] }
-    ) -> Self {
-        let alternative = otherwise()
-        return Self(
-            .choose(whens: [When(condition: condition, policies: policies())], otherwise: alternative.isEmpty ? nil : alternative),
-            fileID: fileID, line: line)
-    }
+/// `<choose>` with one branch and an optional `otherwise`.
+public func When<Context>(
+    _ condition: String, fileID: String = #fileID, line: Int = #line,
+    @PolicyBuilder<Context> then policies: () -> [PlacedPolicy],
+    @PolicyBuilder<Context> otherwise: () -> [PlacedPolicy] = { [] }
+) -> PolicyStatement<Context> {
+    let alternative = otherwise()
+    return PolicyStatement(
+        .choose(whens: [GatewayModel.When(condition: condition, policies: policies())], otherwise: alternative.isEmpty ? nil : alternative),
+        fileID: fileID, line: line)
+}
 
-    /// `<retry>` around the nested policies.
-    public static func retry(
-        condition: String, count: Int, interval: Int, maxInterval: Int? = nil, delta: Int? = nil, firstFastRetry: Bool = false,
-        fileID: String = #fileID, line: Int = #line, @PolicyBuilder<Context> _ policies: () -> [PlacedPolicy]
-    ) -> Self {
-        let settings = Retry(
-            condition: condition, count: count, intervalSeconds: interval, maxIntervalSeconds: maxInterval, deltaSeconds: delta,
-            firstFastRetry: firstFastRetry)
-        return Self(.retry(settings, policies()), fileID: fileID, line: line)
-    }
+/// `<retry>` around the nested policies.
+public func RetryOn<Context>(
+    condition: String, count: Int, interval: Int, maxInterval: Int? = nil, delta: Int? = nil, firstFastRetry: Bool = false,
+    fileID: String = #fileID, line: Int = #line, @PolicyBuilder<Context> _ policies: () -> [PlacedPolicy]
+) -> PolicyStatement<Context> {
+    let settings = Retry(
+        condition: condition, count: count, intervalSeconds: interval, maxIntervalSeconds: maxInterval, deltaSeconds: delta,
+        firstFastRetry: firstFastRetry)
+    return PolicyStatement(.retry(settings, policies()), fileID: fileID, line: line)
+}
 
-    /// Any APIM policy the typed DSL does not cover, written as-is and checked by the validator.
-    public static func policy(_ node: PolicyNode, fileID: String = #fileID, line: Int = #line) -> Self {
-        Self(.node(node), fileID: fileID, line: line)
-    }
+/// Any APIM policy the typed DSL does not cover, written as-is and checked by the validator.
+public func CustomPolicy<Context>(_ node: PolicyNode, fileID: String = #fileID, line: Int = #line) -> PolicyStatement<Context> {
+    PolicyStatement(.node(node), fileID: fileID, line: line)
+}
 
-    /// Any APIM policy by name, attributes and optional text.
-    public static func policy(
-        _ name: String, _ attributes: KeyValuePairs<String, String> = [:], text: String? = nil, children: [PolicyNode] = [],
-        fileID: String = #fileID, line: Int = #line
-    ) -> Self {
-        let node = PolicyNode(name, attributes: attributes.map { PolicyNode.Attribute($0.key, $0.value) }, children: children, text: text)
-        return Self(.node(node), fileID: fileID, line: line)
-    }
+/// Any APIM policy by name, attributes and optional text or children.
+public func CustomPolicy<Context>(
+    _ name: String, _ attributes: KeyValuePairs<String, String> = [:], text: String? = nil, children: [PolicyNode] = [],
+    fileID: String = #fileID, line: Int = #line
+) -> PolicyStatement<Context> {
+    let node = PolicyNode(name, attributes: attributes.map { PolicyNode.Attribute($0.key, $0.value) }, children: children, text: text)
+    return PolicyStatement(.node(node), fileID: fileID, line: line)
 }
 
 // MARK: Inbound-only statements
 
-extension PolicyStatement where Context: InboundCapableContext {
-    /// `<cors>`: cross-origin requests from browsers.
-    public static func cors(
-        origins: [String], methods: [String] = ["POST", "OPTIONS"], headers: [String] = ["*"], expose: [String] = [],
-        allowCredentials: Bool = false, preflightMaxAge: Int? = nil, fileID: String = #fileID, line: Int = #line
-    ) -> Self {
-        Self(.cors(CORS(
-            allowedOrigins: origins, allowedMethods: methods, allowedHeaders: headers, exposeHeaders: expose,
-            allowCredentials: allowCredentials, preflightResultMaxAge: preflightMaxAge)), fileID: fileID, line: line)
-    }
+/// `<cors>`: cross-origin requests from browsers (inbound only).
+public func Cors<Context: InboundCapableContext>(
+    origins: [String], methods: [String] = ["POST", "OPTIONS"], headers: [String] = ["*"], expose: [String] = [],
+    allowCredentials: Bool = false, preflightMaxAge: Int? = nil, fileID: String = #fileID, line: Int = #line
+) -> PolicyStatement<Context> {
+    PolicyStatement(.cors(CORS(
+        allowedOrigins: origins, allowedMethods: methods, allowedHeaders: headers, exposeHeaders: expose,
+        allowCredentials: allowCredentials, preflightResultMaxAge: preflightMaxAge)), fileID: fileID, line: line)
+}
 
-    /// `<validate-azure-ad-token>`: require an Entra ID token from the caller.
-    public static func validateEntraToken(
-        tenant: String, audiences: [String] = [], clientApplicationIds: [String] = [], requiredClaims: [String: [String]] = [:],
-        fileID: String = #fileID, line: Int = #line
-    ) -> Self {
-        Self(.validateAzureADToken(AzureADTokenValidation(
-            tenantId: tenant, audiences: audiences, clientApplicationIds: clientApplicationIds, requiredClaims: requiredClaims)),
-            fileID: fileID, line: line)
-    }
+/// `<validate-azure-ad-token>`: require an Entra ID token from the caller (inbound only).
+public func ValidateEntraToken<Context: InboundCapableContext>(
+    tenant: String, audiences: [String] = [], clientApplicationIds: [String] = [], requiredClaims: [String: [String]] = [:],
+    fileID: String = #fileID, line: Int = #line
+) -> PolicyStatement<Context> {
+    PolicyStatement(.validateAzureADToken(AzureADTokenValidation(
+        tenantId: tenant, audiences: audiences, clientApplicationIds: clientApplicationIds, requiredClaims: requiredClaims)),
+        fileID: fileID, line: line)
 }
 
 // MARK: Section blocks

@@ -46,9 +46,8 @@ public struct GatewayCompiler: Sendable {
             namedValues.insert(runtime.keyNamedValue)
         }
         let fragments = Set(documents.filter { $0.kind == .fragment }.map { ($0.path as NSString).lastPathComponent.replacingOccurrences(of: ".xml", with: "") })
-        return PolicyValidator.KnownNames(
-            fragments: fragments, namedValues: namedValues,
-            backends: Set(gateway.backends.map(\.id) + gateway.backendPools.map(\.id)))
+        // Backends are checked on the model (with the API's source line), not again in the XML.
+        return PolicyValidator.KnownNames(fragments: fragments, namedValues: namedValues, backends: nil)
     }
 
     /// Rule-table findings for one document, mapped back to the declarations that produced them.

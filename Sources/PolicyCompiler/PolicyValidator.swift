@@ -235,6 +235,7 @@ public struct PolicyValidator: Sendable {
                     }
                     continue
                 }
+                namedValues(child, path: childPath, indexPath: childIndex)
                 if counts[child.name] == 2 && !rule.multiple {
                     report(.invalidChild, .error, "<\(element.name)> may contain only one <\(child.name)>", child, path: childPath, indexPath: childIndex)
                 }
@@ -354,10 +355,13 @@ public struct PolicyValidator: Sendable {
                !id.contains("{{"), let backends = validator.known.backends, !backends.contains(id) {
                 report(.undefinedBackend, .error, "<set-backend-service> refers to backend \"\(id)\", which is not defined", element, path: path, indexPath: indexPath)
             }
+            namedValues(element, path: path, indexPath: indexPath)
+        }
+
+        /// `{{name}}` references in the element's own attributes and text.
+        mutating func namedValues(_ element: XMLElement, path: String, indexPath: [Int]) {
             guard let namedValues = validator.known.namedValues else { return }
-            var texts = element.attributes.map(\.value)
-            texts.append(element.text)
-            for text in texts {
+            for text in element.attributes.map(\.value) + [element.text] {
                 for name in NamedValueReference.names(in: text) where !namedValues.contains(name) {
                     report(.undefinedNamedValue, .error, "<\(element.name)> uses the named value {{\(name)}}, which is not defined", element, path: path, indexPath: indexPath)
                 }
