@@ -61,7 +61,6 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        .testTarget(name: "GatewayDSLTests", dependencies: ["GatewayDSL", "PolicyCompiler"]),
         .testTarget(name: "PolicyXMLTests", dependencies: ["PolicyXML"]),
         .testTarget(
             name: "PolicyCompilerTests",
@@ -69,7 +68,7 @@ let package = Package(
             exclude: ["Golden"]
         ),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
-        .testTarget(name: "TollgateCLITests", dependencies: ["TollgateCLI", "GatewayDSL"]),
+        .testTarget(name: "TollgateCLITests", dependencies: ["TollgateCLI", "GatewayDSL", "ContosoGateway", "PolicyCompiler", "PolicyXML"]),
     ],
     swiftLanguageModes: [.v6]
 )

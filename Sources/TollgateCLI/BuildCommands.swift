@@ -53,7 +53,7 @@ struct BuildCommand: AsyncParsableCommand {
             changes = try output.changes(against: options.root)
             try output.apply(changes, to: options.root)
         } catch {
-            FileHandle.standardError.write(Data("error: cannot write to \(options.out): \(error.localizedDescription)\n".utf8))
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitStatus.failure
         }
         for change in changes {

@@ -54,17 +54,33 @@ struct GeneratedOutput {
         return paths
     }
 
+    /// A file that could not be written or deleted.
+    struct WriteError: Error, CustomStringConvertible {
+        var path: String
+        var reason: String
+        var description: String { "cannot write \(path): \(reason)" }
+    }
+
     /// Writes added and modified files, deletes stale ones; unchanged files are not touched.
     func apply(_ changes: [Change], to root: URL) throws {
         for change in changes {
             let url = root.appendingPathComponent(change.path)
-            switch change {
-            case .added(let path), .modified(let path):
-                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-                try Data(files[path]!.utf8).write(to: url, options: .atomic)
-            case .stale:
-                try FileManager.default.removeItem(at: url)
+            do {
+                try apply(change, at: url)
+            } catch {
+                let reason = (error as NSError).userInfo[NSUnderlyingErrorKey].map { "\($0)" } ?? error.localizedDescription
+                throw WriteError(path: url.path, reason: reason)
             }
+        }
+    }
+
+    private func apply(_ change: Change, at url: URL) throws {
+        switch change {
+        case .added(let path), .modified(let path):
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(files[path]!.utf8).write(to: url, options: .atomic)
+        case .stale:
+            try FileManager.default.removeItem(at: url)
         }
     }
 }
