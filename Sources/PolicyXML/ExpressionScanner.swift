@@ -212,6 +212,12 @@ struct ExpressionScanner {
         var j = start
         while j < b.count && isSpace(b[j]) { j += 1 }
         guard j + 1 < b.count, b[j] == at, b[j + 1] == openParen || b[j + 1] == openBrace else { return start }
+        var plainEnd = j
+        while plainEnd < b.count && b[plainEnd] != lt { plainEnd += 1 }
+        if let end = wholeEscapedExpression(from: j, to: plainEnd, quote: nil) {
+            record(start: j, end: end, context: .text, quote: nil)
+            return end
+        }
         let end = try lex(at: j)
         var k = end
         while k < b.count && isSpace(b[k]) { k += 1 }
@@ -268,6 +274,15 @@ struct ExpressionScanner {
             var e = valueStart
             while e < b.count && isSpace(b[e]) { e += 1 }
             if e + 1 < b.count, b[e] == at, b[e + 1] == openParen || b[e + 1] == openBrace {
+                var plainEnd = e
+                while plainEnd < b.count && b[plainEnd] != delimiter { plainEnd += 1 }
+                if plainEnd < b.count, let end = wholeEscapedExpression(from: e, to: plainEnd, quote: delimiter) {
+                    attribute.expression = result.expressions.count
+                    record(start: e, end: end, context: .attribute(attributeName), quote: delimiter)
+                    tag.attributes.append(attribute)
+                    j = plainEnd + 1
+                    continue
+                }
                 let end = try lex(at: e)
                 var k = end
                 while k < b.count && isSpace(b[k]) { k += 1 }
@@ -327,6 +342,21 @@ struct ExpressionScanner {
             if let offset = error.relatedOffset, let message = error.relatedMessage { related.append((offset, message)) }
             throw ScanError(kind: .expression, offset: error.offset, message: error.message, related: related)
         }
+    }
+
+    /// The end of an expression written as well-formed XML that fills `b[start..<limit]` (up to
+    /// trailing whitespace): its decoded text must be one complete expression. Escaped expressions are
+    /// lexed after decoding, because `&#10;` ends a `//` comment and `&quot;` is a quote.
+    private func wholeEscapedExpression(from start: Int, to limit: Int, quote: UInt8?) -> Int? {
+        var end = limit
+        while end > start && isSpace(b[end - 1]) { end -= 1 }
+        let slice = b[start..<end]
+        guard Self.isWellFormedXML(slice, quote: quote) else { return nil }
+        let decoded = Array(Self.decodeReferences(String(decoding: slice, as: UTF8.self)).utf8)
+        guard let length = try? ExpressionLexer.expressionEnd(in: decoded, from: 0), length == decoded.count else {
+            return nil
+        }
+        return end
     }
 
     /// Replaces the expression `b[start..<end]` by a placeholder that keeps its line breaks.
