@@ -4,7 +4,7 @@
 /// (raw stays raw; well-formed XML stays well-formed).
 public enum PolicyFormatter {
     /// The formatted text of a document.
-    public static func format(_ document: PolicyDocument, as format: XMLWriter.Format? = nil) -> String {
+    public static func format(_ document: PolicyFile, as format: XMLWriter.Format? = nil) -> String {
         var output = ""
         if let declaration = document.declaration { output += declaration + "\n" }
         for comment in document.leadingComments { output += "<!--\(comment)-->\n" }

@@ -1,7 +1,7 @@
 import CLibXML2
 
 /// A policy file as read: the root element plus what surrounds it.
-public struct PolicyDocument: Sendable, Hashable {
+public struct PolicyFile: Sendable, Hashable {
     /// The XML declaration exactly as written (`<?xml version="1.0" encoding="utf-8"?>`), if any.
     public var declaration: String?
     /// Comments before the root element, in order (content without `<!--`/`-->`).
@@ -46,7 +46,7 @@ public enum PolicyReader {
 
     /// Parses a policy file and returns the whole document (declaration, comments around the root, expressions).
     public static func parseDocument(_ data: [UInt8], path: String, requirePolicyRoot: Bool = true) throws(PolicyParseError)
-        -> PolicyDocument
+        -> PolicyFile
     {
         var bytes = data
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
@@ -188,7 +188,7 @@ private struct TreeBuilder {
         self.fail = fail
     }
 
-    mutating func build(requirePolicyRoot: Bool) throws(PolicyParseError) -> PolicyDocument {
+    mutating func build(requirePolicyRoot: Bool) throws(PolicyParseError) -> PolicyFile {
         var leading: [String] = []
         var trailing: [String] = []
         var root: XMLElement?
@@ -215,7 +215,7 @@ private struct TreeBuilder {
                 .structure, scanned.startTags.first?.offset ?? 0,
                 "the root element must be <policies> or <fragment>, not <\(root.name)>", [])
         }
-        return PolicyDocument(
+        return PolicyFile(
             declaration: scanned.declaration, leadingComments: leading, root: root, trailingComments: trailing,
             expressions: scanned.expressions)
     }
