@@ -166,6 +166,12 @@ struct ExpressionScanner {
                 guard let end = ExpressionLexer.find(Array("-->".utf8), in: b, from: i + 4) else {
                     throw ScanError(kind: .syntax, offset: i, message: "comment is never closed with '-->'")
                 }
+                if let dashes = ExpressionLexer.find(Array("--".utf8), in: b, from: i + 4), dashes < end {
+                    throw ScanError(
+                        kind: .syntax, offset: dashes,
+                        message: "'--' is not allowed inside a comment (is the comment above missing its '-->'?)",
+                        related: [(i, "the comment starts here")])
+                }
                 i = end + 3
             } else if hasPrefix("<![CDATA[", at: i) {
                 guard let end = ExpressionLexer.find(Array("]]>".utf8), in: b, from: i + 9) else {
@@ -340,6 +346,7 @@ struct ExpressionScanner {
         } catch {
             var related: [(offset: Int, message: String)] = []
             if let offset = error.relatedOffset, let message = error.relatedMessage { related.append((offset, message)) }
+            if error.offset != start && error.relatedOffset != start { related.append((start, "the expression starts here")) }
             throw ScanError(kind: .expression, offset: error.offset, message: error.message, related: related)
         }
     }

@@ -162,7 +162,7 @@ enum LibXML2 {
             var message = error.message
             while message.last == "\n" || message.last == " " { message.removeLast() }
             let kind: PolicyParseError.Kind =
-                message.contains("Entity") || message.contains("entity") ? .doctype
+                message.contains("not defined") || message.contains("DOCTYPE") || message.contains("ENTITY") ? .doctype
                 : message.contains("mismatch") ? .tagMismatch : .syntax
             throw fail(kind, max(error.line, 1), max(error.column, 1), message)
         }

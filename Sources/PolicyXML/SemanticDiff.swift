@@ -53,10 +53,17 @@ public struct PolicyChange: Sendable, Hashable, Codable, CustomStringConvertible
         case .removed: return "removed \(target)"
         case .attributeAdded: return "added attribute \(target) = \(quoted(new))"
         case .attributeRemoved: return "removed attribute \(target) (was \(quoted(old)))"
-        case .attributeChanged: return "changed \(target)\(expression): \(quoted(old)) -> \(quoted(new))"
+        case .attributeChanged:
+            if isLong(old) || isLong(new) { return "changed \(target)\(expression)" }
+            return "changed \(target)\(expression): \(quoted(old)) -> \(quoted(new))"
         case .textChanged: return "changed text of \(target.isEmpty ? "root" : target)\(expression)"
         case .rootChanged: return "changed root <\(old ?? "")> -> <\(new ?? "")>"
         }
+    }
+
+    private func isLong(_ value: String?) -> Bool {
+        guard let value else { return false }
+        return value.count > 60 || value.contains("\n")
     }
 
     private func quoted(_ value: String?) -> String {

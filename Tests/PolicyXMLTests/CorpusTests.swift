@@ -15,7 +15,7 @@ import Testing
         var roundTripped = 0
         var reported: [String] = []
         for (path, bytes) in files {
-            let document: PolicyDocument
+            let document: PolicyFile
             do {
                 document = try PolicyReader.parseDocument(bytes, path: path)
             } catch {
@@ -30,7 +30,7 @@ import Testing
             }
             for format in XMLWriter.Format.allCases {
                 let written = XMLWriter(format: format).write(document.root)
-                let again: PolicyDocument
+                let again: PolicyFile
                 do {
                     again = try PolicyReader.parseDocument(Array(written.utf8), path: path + " (\(format))")
                 } catch {
@@ -66,7 +66,7 @@ import Testing
         for (path, bytes) in Corpus.files() {
             guard let document = try? PolicyReader.parseDocument(bytes, path: path) else { continue }
             let once = PolicyFormatter.format(document)
-            let twiceDocument: PolicyDocument
+            let twiceDocument: PolicyFile
             do {
                 twiceDocument = try PolicyReader.parseDocument(Array(once.utf8), path: path)
             } catch {
