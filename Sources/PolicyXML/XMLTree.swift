@@ -22,14 +22,26 @@ public enum XMLNode: Sendable, Hashable {
     case cdata(String)
 }
 
-/// An attribute, stored unescaped.
+/// An attribute, stored unescaped. `position` (where the attribute's name starts in a file that was
+/// read) is metadata and never takes part in equality.
 public struct XMLAttribute: Sendable, Hashable {
     public var name: String
     public var value: String
+    public var position: SourcePosition?
 
-    public init(_ name: String, _ value: String) {
+    public init(_ name: String, _ value: String, position: SourcePosition? = nil) {
         self.name = name
         self.value = value
+        self.position = position
+    }
+
+    public static func == (lhs: XMLAttribute, rhs: XMLAttribute) -> Bool {
+        lhs.name == rhs.name && lhs.value == rhs.value
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        hasher.combine(value)
     }
 }
 
