@@ -1,5 +1,6 @@
 /// The diagnostics Tollgate reports. Ids are stable: CI scripts and suppressions may rely on them.
 public enum DiagnosticID: String, Sendable, CaseIterable {
+    case unreadablePolicy = "TG1000"
     case unknownElement = "TG1001"
     case unknownAttribute = "TG1002"
     case wrongSection = "TG1003"
@@ -31,6 +32,7 @@ public enum DiagnosticID: String, Sendable, CaseIterable {
     /// One line on what the diagnostic means, for `--help`-style listings and the README.
     public var summary: String {
         switch self {
+        case .unreadablePolicy: "policy file is not readable XML (malformed, unbalanced expression, DOCTYPE, not UTF-8)"
         case .unknownElement: "unknown policy element"
         case .unknownAttribute: "attribute not allowed on this element"
         case .wrongSection: "policy not allowed in this section"

@@ -559,7 +559,6 @@ extension PolicyRuleTable {
      "type": "string"
     }
    },
-   "once": "section",
    "scopes": [
     "global",
     "workspace",
@@ -680,7 +679,7 @@ extension PolicyRuleTable {
       }
      },
      "multiple": false,
-     "required": true
+     "required": false
     },
     "allowed-methods": {
      "attributes": {
@@ -3038,7 +3037,7 @@ extension PolicyRuleTable {
      "undocumented": true
     },
     "reason": {
-     "required": "yes",
+     "required": "no",
      "type": "string"
     }
    },
@@ -3369,7 +3368,7 @@ extension PolicyRuleTable {
       }
      },
      "multiple": false,
-     "required": true
+     "required": false
     },
     "decryption-keys": {
      "multiple": false,
@@ -3590,6 +3589,16 @@ extension PolicyRuleTable {
      "required": false
     },
     "content-type-map": {
+     "attributes": {
+      "any-content-type-value": {
+       "required": "no",
+       "type": "string"
+      },
+      "missing-content-type-value": {
+       "required": "no",
+       "type": "string"
+      }
+     },
      "multiple": false,
      "required": false
     }
@@ -3802,6 +3811,18 @@ extension PolicyRuleTable {
       "key": {
        "attributes": {
         "certificate-id": {
+         "required": "no",
+         "type": "string"
+        },
+        "e": {
+         "required": "no",
+         "type": "string"
+        },
+        "id": {
+         "required": "no",
+         "type": "string"
+        },
+        "n": {
          "required": "no",
          "type": "string"
         }

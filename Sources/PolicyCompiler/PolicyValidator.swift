@@ -31,6 +31,9 @@ public struct PolicyValidator: Sendable {
 
     public static let maximumFragmentBytes = 32 * 1024
 
+    /// Policies whose content is a payload (XML, XSLT, liquid, a log message), not policy structure.
+    static let freeformContent: Set<String> = ["set-body", "xsl-transform", "cross-domain", "log-to-eventhub", "publish-to-dapr", "mock-response"]
+
     public var table: PolicyRuleTable
     public var known: KnownNames
 
@@ -188,6 +191,13 @@ public struct PolicyValidator: Sendable {
             var ordinals: [String: Int] = [:]
             var sawOtherwise = false
             var whenCount = 0
+            // Only one branch runs, so once-only counts take the maximum over branches, not the sum.
+            let documentBefore = onceCounts, sectionBefore = sectionOnce
+            var documentAfter = onceCounts, sectionAfter = sectionOnce
+            defer {
+                onceCounts = documentAfter
+                sectionOnce = sectionAfter
+            }
             for (index, branch) in element.elements.enumerated() {
                 ordinals[branch.name, default: 0] += 1
                 let branchPath = path + "/" + PolicyPath.step(branch, ordinal: ordinals[branch.name]!)
@@ -209,7 +219,11 @@ public struct PolicyValidator: Sendable {
                     report(.invalidChild, .error, "<choose> may contain only <when> and <otherwise>, not <\(branch.name)>", branch, path: branchPath, indexPath: branchIndex)
                     continue
                 }
+                onceCounts = documentBefore
+                sectionOnce = sectionBefore
                 policies(branch.elements, section: section, inFragment: inFragment, parentPath: branchPath, indexPath: branchIndex, sectionOnce: &sectionOnce)
+                documentAfter.merge(onceCounts, uniquingKeysWith: max)
+                sectionAfter.merge(sectionOnce, uniquingKeysWith: max)
             }
             if whenCount == 0 {
                 report(.invalidChild, .error, "<choose> needs at least one <when>", element, path: path, indexPath: indexPath)
@@ -220,6 +234,7 @@ public struct PolicyValidator: Sendable {
             _ element: XMLElement, rules: [String: PolicyRuleTable.ChildRule], containsPolicies: Bool, section: String?,
             inFragment: Bool, path: String, indexPath: [Int], sectionOnce: inout [String: Int]
         ) {
+            if PolicyValidator.freeformContent.contains(element.name) || element.name.contains(":") { return }
             var counts: [String: Int] = [:]
             for (index, child) in element.elements.enumerated() {
                 counts[child.name, default: 0] += 1

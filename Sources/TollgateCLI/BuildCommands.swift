@@ -102,7 +102,7 @@ struct CheckCommand: AsyncParsableCommand {
             case .modified(let path):
                 print("drifted: \(path)")
                 let old = (try? String(contentsOf: root.appendingPathComponent(path), encoding: .utf8)) ?? ""
-                print(LineDiff.unified(old: old, new: output.files[path] ?? "", oldName: "a/\(path)", newName: "b/\(path)"), terminator: "")
+                print(UnifiedDiff.render(old: old, new: output.files[path] ?? "", oldName: "a/\(path)", newName: "b/\(path)"), terminator: "")
             }
         }
         let command = "\(ProcessName.current) build" + (options.out == "." ? "" : " --out \(options.out)")
