@@ -307,3 +307,28 @@ extension Double {
     /// This many US dollars, taken from the literal's decimal digits: `12.5.usd`.
     public var usd: Money { Money(Decimal(string: String(self), locale: Locale(identifier: "en_US_POSIX")) ?? Decimal(self)) }
 }
+
+// MARK: Declared documents
+
+extension PolicyDocumentDeclaration: GatewayComponent {
+    public func apply(to gateway: inout Gateway) { gateway.policyDocuments.append(self) }
+}
+
+/// A `<policies>` document emitted exactly as declared at `policies/<path>` (how `tollgate import`
+/// brings existing files in). Sections appear in the order given; an empty block gives `<section />`.
+public func Document(
+    _ path: String, scope: String? = nil, fileID: String = #fileID, line: Int = #line,
+    @ComponentBuilder<SectionPolicies> _ sections: () -> [SectionPolicies]
+) -> PolicyDocumentDeclaration {
+    PolicyDocumentDeclaration(
+        path: path, scope: scope,
+        body: .policies(sections().map { DeclaredSection(section: $0.section, policies: $0.policies) }),
+        location: SourceLocation(fileID: fileID, line: line))
+}
+
+/// A `<fragment>` emitted exactly as declared at `policies/<path>`.
+public func FragmentDocument(
+    _ path: String, fileID: String = #fileID, line: Int = #line, @PolicyBuilder<FragmentContext> _ policies: () -> [PlacedPolicy]
+) -> PolicyDocumentDeclaration {
+    PolicyDocumentDeclaration(path: path, scope: nil, body: .fragment(policies()), location: SourceLocation(fileID: fileID, line: line))
+}

@@ -88,6 +88,15 @@ public func CustomPolicy<Context>(_ node: PolicyNode, fileID: String = #fileID, 
     PolicyStatement(.node(node), fileID: fileID, line: line)
 }
 
+/// Any APIM policy by name, attributes and ordered content (elements and text).
+public func CustomPolicy<Context>(
+    _ name: String, _ attributes: KeyValuePairs<String, String> = [:], content: [PolicyNode.Content],
+    fileID: String = #fileID, line: Int = #line
+) -> PolicyStatement<Context> {
+    let node = PolicyNode(name, attributes: attributes.map { PolicyNode.Attribute($0.key, $0.value) }, content: content)
+    return PolicyStatement(.node(node), fileID: fileID, line: line)
+}
+
 /// Any APIM policy by name, attributes and optional text or children.
 public func CustomPolicy<Context>(
     _ name: String, _ attributes: KeyValuePairs<String, String> = [:], text: String? = nil, children: [PolicyNode] = [],

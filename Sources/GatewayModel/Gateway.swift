@@ -17,6 +17,8 @@ public struct Gateway: Codable, Sendable, Hashable {
     public var globalPolicies: PolicySections
     public var pricing: PricingTable
     public var provisionedDeployments: [ProvisionedDeployment]
+    /// Policy documents emitted as declared (hand-written or imported).
+    public var policyDocuments: [PolicyDocumentDeclaration]
     @Located public var location: SourceLocation?
 
     public init(
@@ -33,6 +35,7 @@ public struct Gateway: Codable, Sendable, Hashable {
         globalPolicies: PolicySections = PolicySections(),
         pricing: PricingTable = .azureOpenAIDefault,
         provisionedDeployments: [ProvisionedDeployment] = [],
+        policyDocuments: [PolicyDocumentDeclaration] = [],
         location: SourceLocation? = nil
     ) {
         self.name = name
@@ -48,6 +51,7 @@ public struct Gateway: Codable, Sendable, Hashable {
         self.globalPolicies = globalPolicies
         self.pricing = pricing
         self.provisionedDeployments = provisionedDeployments
+        self.policyDocuments = policyDocuments
         self.location = location
     }
 }

@@ -136,7 +136,7 @@ public struct AzureADTokenValidation: Codable, Sendable, Hashable {
     }
 }
 
-/// A generic policy element: name, ordered attributes, and either children or text.
+/// A generic policy element: name, ordered attributes, and content (child elements and text, in order).
 public struct PolicyNode: Codable, Sendable, Hashable {
     public struct Attribute: Codable, Sendable, Hashable {
         public var name: String
@@ -148,17 +148,67 @@ public struct PolicyNode: Codable, Sendable, Hashable {
         }
     }
 
+    /// One piece of an element's content.
+    public indirect enum Content: Codable, Sendable, Hashable {
+        case element(PolicyNode)
+        /// Text (an expression, a literal, or a payload such as a liquid template), unescaped.
+        case text(String)
+    }
+
     public var name: String
     public var attributes: [Attribute]
-    public var children: [PolicyNode]
-    /// Element text (an expression or literal); only when there are no children.
-    public var text: String?
+    public var content: [Content]
 
-    public init(_ name: String, attributes: [Attribute] = [], children: [PolicyNode] = [], text: String? = nil) {
+    public init(_ name: String, attributes: [Attribute] = [], content: [Content]) {
         self.name = name
         self.attributes = attributes
-        self.children = children
-        self.text = text
+        self.content = content
+    }
+
+    /// An element with child elements, or with text when `text` is given.
+    public init(_ name: String, attributes: [Attribute] = [], children: [PolicyNode] = [], text: String? = nil) {
+        self.init(name, attributes: attributes, content: text.map { [.text($0)] } ?? children.map { .element($0) })
+    }
+
+    /// The child elements.
+    public var children: [PolicyNode] {
+        content.compactMap { if case .element(let node) = $0 { node } else { nil } }
+    }
+}
+
+/// A policy document written by hand (or imported from an existing file) and emitted as declared,
+/// with no generated policies added: `policies/<path>`.
+public struct PolicyDocumentDeclaration: Codable, Sendable, Hashable {
+    public enum Body: Codable, Sendable, Hashable {
+        /// A `<policies>` document; sections in order, an empty section kept as `<section />`.
+        case policies([DeclaredSection])
+        /// A `<fragment>`.
+        case fragment([PlacedPolicy])
+    }
+
+    /// Path under `policies/`, e.g. `imported/apis/echo/policy.xml`.
+    public var path: String
+    /// The scope it is attached to (`global`, `product`, `api`, `operation`, `workspace`), when known.
+    public var scope: String?
+    public var body: Body
+    @Located public var location: SourceLocation?
+
+    public init(path: String, scope: String?, body: Body, location: SourceLocation? = nil) {
+        self.path = path
+        self.scope = scope
+        self.body = body
+        self.location = location
+    }
+}
+
+/// One section of a declared policy document.
+public struct DeclaredSection: Codable, Sendable, Hashable {
+    public var section: PolicySection
+    public var policies: [PlacedPolicy]
+
+    public init(section: PolicySection, policies: [PlacedPolicy]) {
+        self.section = section
+        self.policies = policies
     }
 }
 

@@ -45,7 +45,7 @@ public struct GatewayCompiler: Sendable {
             namedValues.insert(runtime.urlNamedValue)
             namedValues.insert(runtime.keyNamedValue)
         }
-        let fragments = Set(documents.filter { $0.kind == .fragment }.map { ($0.path as NSString).lastPathComponent.replacingOccurrences(of: ".xml", with: "") })
+        let fragments = Set(documents.compactMap(\.fragmentID))
         // Backends are checked on the model (with the API's source line), not again in the XML.
         return PolicyValidator.KnownNames(fragments: fragments, namedValues: namedValues, backends: nil)
     }

@@ -27,6 +27,7 @@ struct ModelValidator {
         duplicates(gateway.namedValues.map { ($0.name, $0.location) }, kind: "named value", path: "namedValues")
         duplicates(gateway.loggers.map { ($0.id, $0.location) }, kind: "logger", path: "loggers")
         duplicates(gateway.products.flatMap { $0.subscriptions.map { ($0.id, $0.location) } }, kind: "subscription", path: "subscriptions")
+        checkDocumentPaths()
         for product in gateway.products { checkProduct(product) }
         for api in gateway.apis { checkAPI(api) }
         for pool in gateway.backendPools { checkPool(pool) }
@@ -49,6 +50,28 @@ struct ModelValidator {
             }
         }
         return diagnostics
+    }
+
+    /// Declared documents must not collide with generated files or each other, and must stay under policies/.
+    mutating func checkDocumentPaths() {
+        var generated = Set([OutputLayout.globalPolicy])
+        generated.formUnion(gateway.apis.map { OutputLayout.apiPolicy($0.id) })
+        generated.formUnion(gateway.products.map { OutputLayout.productPolicy($0.id) })
+        generated.formUnion(gateway.fragments.map { OutputLayout.fragment($0.id) })
+        var seen: Set<String> = []
+        for document in gateway.policyDocuments {
+            let path = "policies/" + document.path
+            let parts = document.path.split(separator: "/", omittingEmptySubsequences: false)
+            if !document.path.hasSuffix(".xml") || document.path.hasPrefix("/") || parts.contains("..") || parts.contains("") {
+                error(.invalidName, "document path \"\(document.path)\" must be a relative path ending in .xml, without '..'", at: document.location, path: path)
+            }
+            if generated.contains(path) || !seen.insert(path).inserted {
+                error(.duplicateID, "document \"\(path)\" is generated twice", at: document.location, path: path)
+            }
+            if let scope = document.scope, PolicyScope(rawValue: scope) == nil {
+                error(.invalidValue, "unknown scope \"\(scope)\"; use global, workspace, product, api or operation", at: document.location, path: path)
+            }
+        }
     }
 
     var backendIDs: Set<String> { Set(gateway.backends.map(\.id)) }

@@ -4,7 +4,8 @@ import PolicyXML
 /// One generated policy file: a `<policies>` document at a scope or a `<fragment>`.
 public struct PolicyDocument: Sendable, Hashable {
     public enum Kind: Sendable, Hashable {
-        case policies(PolicyScope)
+        /// A `<policies>` document; the scope is nil for a declared document of unknown scope.
+        case policies(PolicyScope?)
         case fragment
     }
 
@@ -20,6 +21,13 @@ public struct PolicyDocument: Sendable, Hashable {
     public var scope: PolicyScope? {
         if case .policies(let scope) = kind { return scope }
         return nil
+    }
+
+    /// The fragment id of a fragment document (its file name without `.xml`).
+    public var fragmentID: String? {
+        guard kind == .fragment else { return nil }
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        return name.hasSuffix(".xml") ? String(name.dropLast(4)) : name
     }
 }
 

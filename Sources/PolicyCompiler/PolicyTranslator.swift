@@ -11,6 +11,7 @@ struct PolicyTranslator {
         documents += gateway.apis.map(apiDocument)
         documents += gateway.products.map(productDocument)
         documents += gateway.fragments.map(fragmentDocument)
+        documents += gateway.policyDocuments.map(declaredDocument)
         if let runtime = gateway.runtime, usesRuntime {
             documents.append(PolicyDocument(
                 path: OutputLayout.fragment(RuntimeCallouts.budgetCheckFragment), kind: .fragment,
@@ -43,7 +44,7 @@ struct PolicyTranslator {
         }
     }
 
-    func document(path: String, scope: PolicyScope, sections: [Section], owner: SourceLocation?) -> PolicyDocument {
+    func document(path: String, scope: PolicyScope?, sections: [Section], owner: SourceLocation?) -> PolicyDocument {
         var origins: [[Int]: SourceLocation] = [:]
         for (sectionIndex, section) in sections.enumerated() {
             for (policyIndex, location) in section.origins { origins[[sectionIndex, policyIndex]] = location }
@@ -253,12 +254,37 @@ struct PolicyTranslator {
     }
 
     static func element(for node: PolicyNode) -> XMLElement {
-        var element = XMLElement(node.name, attributes: node.attributes.map { XMLAttribute($0.name, $0.value) })
-        if let text = node.text {
-            element.children = [.text(text)]
-        } else {
-            element.children = node.children.map { .element(self.element(for: $0)) }
+        XMLElement(
+            node.name, attributes: node.attributes.map { XMLAttribute($0.name, $0.value) },
+            children: node.content.map { content in
+                switch content {
+                case .element(let child): .element(element(for: child))
+                case .text(let text): .text(text)
+                }
+            })
+    }
+
+    /// A hand-written or imported document, emitted exactly as declared.
+    func declaredDocument(_ declaration: PolicyDocumentDeclaration) -> PolicyDocument {
+        let path = "policies/" + declaration.path
+        switch declaration.body {
+        case .fragment(let policies):
+            var section = Section("fragment")
+            section.add(policies)
+            var origins: [[Int]: SourceLocation] = [:]
+            for (index, location) in section.origins { origins[[index]] = location }
+            return PolicyDocument(
+                path: path, kind: .fragment, root: X.element("fragment", [], section.policies), origins: origins,
+                owner: declaration.location)
+        case .policies(let declared):
+            let sections = declared.map { declaredSection -> Section in
+                var section = Section(declaredSection.section.rawValue)
+                section.add(declaredSection.policies)
+                return section
+            }
+            return document(
+                path: path, scope: declaration.scope.flatMap(PolicyScope.init(rawValue:)), sections: sections,
+                owner: declaration.location)
         }
-        return element
     }
 }

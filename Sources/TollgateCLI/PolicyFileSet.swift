@@ -3,8 +3,15 @@ import Foundation
 /// The policy files named on a command line: files as given, folders expanded to the `.xml` files
 /// below them (sorted, so output order is stable).
 struct PolicyFileSet {
-    /// Absolute or relative paths, in a stable order.
-    var files: [String] = []
+    /// A file and its path relative to the argument that named it (its name, for a file argument).
+    struct Entry {
+        var path: String
+        var relative: String
+    }
+
+    var entries: [Entry] = []
+    /// The files' paths, in a stable order.
+    var files: [String] { entries.map(\.path) }
     /// Arguments that do not exist or cannot be listed.
     var problems: [String] = []
 
@@ -16,20 +23,20 @@ struct PolicyFileSet {
                 continue
             }
             guard isDirectory.boolValue else {
-                files.append(argument)
+                entries.append(Entry(path: argument, relative: (argument as NSString).lastPathComponent))
                 continue
             }
             guard let enumerator = FileManager.default.enumerator(atPath: argument) else {
                 problems.append("\(argument): cannot list the folder")
                 continue
             }
-            var found: [String] = []
+            var found: [Entry] = []
             while let relative = enumerator.nextObject() as? String {
                 if relative.lowercased().hasSuffix(".xml") {
-                    found.append((argument as NSString).appendingPathComponent(relative))
+                    found.append(Entry(path: (argument as NSString).appendingPathComponent(relative), relative: relative))
                 }
             }
-            files += found.sorted()
+            entries += found.sorted { $0.relative < $1.relative }
         }
     }
 }

@@ -66,7 +66,7 @@ struct GatewayRootCommand: AsyncParsableCommand {
 }
 
 enum GenericCommands {
-    static var all: [any ParsableCommand.Type] { [ValidateCommand.self, FmtCommand.self, DiffCommand.self] }
+    static var all: [any ParsableCommand.Type] { [ValidateCommand.self, FmtCommand.self, DiffCommand.self, ImportCommand.self] }
 }
 
 enum ProcessName {
