@@ -61,6 +61,14 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Four corpus policy files brought in with `tollgate import` (kept current by a test).
+        .executableTarget(
+            name: "ImportedExample",
+            dependencies: ["GatewayDSL", "TollgateCLI"],
+            path: "Examples/ImportedExample",
+            swiftSettings: strict
+        ),
+
         .testTarget(name: "PolicyXMLTests", dependencies: ["PolicyXML"]),
         .testTarget(
             name: "PolicyCompilerTests",
@@ -68,7 +76,7 @@ let package = Package(
             exclude: ["Golden"]
         ),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
-        .testTarget(name: "TollgateCLITests", dependencies: ["TollgateCLI", "GatewayDSL", "ContosoGateway", "PolicyCompiler", "PolicyXML"]),
+        .testTarget(name: "TollgateCLITests", dependencies: ["TollgateCLI", "GatewayDSL", "ContosoGateway", "ImportedExample", "PolicyCompiler", "PolicyXML"]),
     ],
     swiftLanguageModes: [.v6]
 )
