@@ -17,9 +17,19 @@ let package = Package(
         .library(name: "TollgateCLI", targets: ["TollgateCLI"]),
         .executable(name: "tollgate", targets: ["tollgate"]),
         .executable(name: "contoso-gateway", targets: ["ContosoGateway"]),
+        .executable(name: "tollgate-runtime", targets: ["TollgateRuntime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // Runtime service (issue 6).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // Plain values describing a gateway; no behaviour beyond validation-free helpers.
@@ -49,6 +59,7 @@ let package = Package(
             name: "TollgateCLI",
             dependencies: [
                 "GatewayModel", "PolicyXML", "PolicyCompiler", "Diagnostics", "Tokenizer",
+                "GatewayRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -77,6 +88,47 @@ let package = Package(
         ),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "TollgateCLITests", dependencies: ["TollgateCLI", "GatewayDSL", "ContosoGateway", "ImportedExample", "PolicyCompiler", "PolicyXML"]),
+
+        // Runtime service (issue 6): pure accounting logic, storage back ends, the Hummingbird app.
+        .target(name: "UsageAccounting", dependencies: ["GatewayModel"], swiftSettings: strict),
+        .target(
+            name: "RuntimeStorage",
+            dependencies: [
+                "UsageAccounting", "GatewayModel",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "GatewayRuntime",
+            dependencies: [
+                "UsageAccounting", "RuntimeStorage", "GatewayModel",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "TollgateRuntime",
+            dependencies: ["GatewayRuntime"],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "UsageAccountingTests", dependencies: ["UsageAccounting"]),
+        .testTarget(name: "RuntimeStorageTests", dependencies: ["RuntimeStorage", "UsageAccounting"]),
+        .testTarget(
+            name: "GatewayRuntimeTests",
+            dependencies: [
+                "GatewayRuntime", "RuntimeStorage",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,167 @@
+public import Foundation
+public import GatewayModel
+public import Logging
+public import RuntimeStorage
+public import UsageAccounting
+
+/// The runtime's behaviour behind the routes: checks, usage settlement, products, alerts, reports.
+/// Independent of HTTP so that it can be tested and reused (the relay settles through it too).
+public struct AccountingService: Sendable {
+    public let store: any RuntimeStore
+    public let settings: RuntimeSettings
+    public let calculator: CostCalculator
+    public let metrics: RuntimeMetrics
+    let logger: Logging.Logger
+
+    /// Creates the service.
+    public init(store: any RuntimeStore, settings: RuntimeSettings, metrics: RuntimeMetrics, logger: Logging.Logger) {
+        self.store = store
+        self.settings = settings
+        self.metrics = metrics
+        self.logger = logger
+        var types: [String: String] = [:]
+        for deployment in settings.configuration.deployments { types[deployment.name] = deployment.sku }
+        calculator = CostCalculator(table: settings.configuration.pricing, deploymentTypes: types)
+    }
+
+    static func validateIdentifier(_ value: String, _ field: String) throws(APIError) {
+        guard !value.isEmpty else { throw APIError.invalid("\(field) must not be empty") }
+        guard value.utf8.count <= 256 else { throw APIError.invalid("\(field) is longer than 256 bytes") }
+    }
+
+    static func iso(_ date: Date?) -> String? {
+        date.map { $0.formatted(.iso8601) }
+    }
+
+    // MARK: Check
+
+    /// `POST /v1/check`: reserves the estimated cost atomically.
+    public func check(_ request: CheckRequest, now: Date = Date()) async throws -> CheckResponse {
+        try Self.validateIdentifier(request.requestId, "requestId")
+        try Self.validateIdentifier(request.product, "product")
+        try Self.validateIdentifier(request.subscription, "subscription")
+        try Self.validateIdentifier(request.model, "model")
+        if let user = request.user { try Self.validateIdentifier(user, "user") }
+        if let tokens = request.estimatedTokens, tokens < 0 || tokens > 100_000_000 {
+            throw APIError.invalid("estimatedTokens must be between 0 and 100000000")
+        }
+        guard let product = try await store.product(id: request.product) else {
+            metrics.denial(product: request.product, reason: "unknown_product")
+            metrics.check(allowed: false)
+            return CheckResponse(allowed: false, reason: .unknownProduct, remaining: "0.00", resetAt: nil)
+        }
+        let counters = BudgetPlan.counters(
+            for: product, subscription: request.subscription, user: request.user, at: now, calendar: settings.calendar)
+        if product.blocked {
+            metrics.denial(product: product.id, reason: "blocked")
+            metrics.check(allowed: false)
+            return CheckResponse(allowed: false, reason: .blocked, remaining: "0.00", resetAt: Self.iso(counters.first?.resetAt))
+        }
+        let amount: Nanos
+        do {
+            amount = try calculator.estimate(
+                tokens: request.estimatedTokens ?? product.defaultEstimatedTokens, model: request.model)
+        } catch {
+            throw APIError(.badRequest, "unknown_model", error.description)
+        }
+        let result = try await store.reserve(
+            requestId: request.requestId, counters: counters, amount: amount,
+            expiresAt: Int64(now.timeIntervalSince1970) + Int64(settings.reservationTTL))
+        metrics.check(allowed: result.allowed)
+        if !result.allowed { metrics.denial(product: product.id, reason: "budget_exhausted") }
+        return CheckResponse(
+            allowed: result.allowed, reason: result.allowed ? .ok : .budgetExhausted,
+            remaining: (result.remaining ?? .zero).formatted(minimumScale: 2), resetAt: Self.iso(result.resetAt))
+    }
+
+    // MARK: Usage
+
+    /// A validated usage report ready to settle.
+    public struct PreparedUsage: Sendable {
+        let record: UsageRecord
+        let counters: [BudgetCounter]
+    }
+
+    /// Validates a report and prices it without changing anything.
+    public func prepare(_ report: UsageReport, now: Date = Date()) async throws -> PreparedUsage {
+        try Self.validateIdentifier(report.requestId, "requestId")
+        try Self.validateIdentifier(report.product, "product")
+        try Self.validateIdentifier(report.subscription, "subscription")
+        try Self.validateIdentifier(report.model, "model")
+        if let user = report.user { try Self.validateIdentifier(user, "user") }
+        let usage: TokenUsage
+        if let explicit = report.usage {
+            usage = explicit
+        } else if let response = report.response {
+            do { usage = try UsageExtractor.usage(from: response) } catch {
+                throw APIError.invalid(error.description)
+            }
+        } else {
+            throw APIError.invalid("either usage or response is required")
+        }
+        do { try CostCalculator.validate(usage) } catch { throw APIError.invalid(error.description) }
+        guard let product = try await store.product(id: report.product) else {
+            throw APIError(.notFound, "unknown_product", "no product \"\(report.product)\"")
+        }
+        let cost: Nanos
+        do { cost = try calculator.cost(of: usage, model: report.model, deployment: report.deployment) } catch {
+            throw APIError(.badRequest, "unknown_model", error.description)
+        }
+        let record = UsageRecord(
+            requestId: report.requestId, product: report.product, subscription: report.subscription, user: report.user,
+            api: report.api, model: report.model, deployment: report.deployment, streaming: report.streaming,
+            usage: usage, cost: cost, createdAt: Int64(now.timeIntervalSince1970))
+        let counters = BudgetPlan.counters(
+            for: product, subscription: report.subscription, user: report.user, at: now, calendar: settings.calendar)
+        return PreparedUsage(record: record, counters: counters)
+    }
+
+    /// Settles a prepared report: idempotent on its request id.
+    public func settle(_ prepared: PreparedUsage) async throws -> UsageResponse {
+        let result = try await store.settle(prepared.record, counters: prepared.counters)
+        if result.duplicate {
+            metrics.duplicateUsage()
+        } else {
+            let usage = prepared.record.usage
+            metrics.spend(
+                product: prepared.record.product, usd: result.cost.usd, tokens: usage.promptTokens + usage.completionTokens)
+            for alert in result.alerts {
+                metrics.thresholdAlert(threshold: alert.threshold)
+                logger.notice(
+                    "budget threshold crossed",
+                    metadata: [
+                        "counter": "\(alert.counterKey)", "threshold": "\(alert.threshold)",
+                        "spent": "\(alert.spent)", "limit": "\(alert.limit)",
+                    ])
+            }
+        }
+        return UsageResponse(requestId: prepared.record.requestId, cost: result.cost.formatted(), duplicate: result.duplicate)
+    }
+
+    /// `POST /v1/usage`.
+    public func usage(_ report: UsageReport, now: Date = Date()) async throws -> UsageResponse {
+        try await settle(try await prepare(report, now: now))
+    }
+
+    // MARK: Products
+
+    static func validate(_ product: ProductDefinition) throws(APIError) {
+        if let problem = product.validationErrors().first { throw APIError.invalid(problem) }
+    }
+
+    // MARK: Alerts
+
+    /// The product an Azure budget name refers to: the product id itself, or the id wrapped as
+    /// `tollgate-<id>` / `<id>-budget`.
+    func product(forBudget name: String) async throws -> ProductDefinition? {
+        var candidates = [name]
+        var trimmed = name
+        if trimmed.lowercased().hasPrefix("tollgate-") { trimmed = String(trimmed.dropFirst("tollgate-".count)) }
+        if trimmed.lowercased().hasSuffix("-budget") { trimmed = String(trimmed.dropLast("-budget".count)) }
+        candidates.append(trimmed)
+        for candidate in candidates where !candidate.isEmpty {
+            if let product = try await store.product(id: candidate) { return product }
+        }
+        return nil
+    }
+}

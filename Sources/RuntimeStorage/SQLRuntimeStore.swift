@@ -1,0 +1,488 @@
+import Foundation
+import GatewayModel
+public import Logging
+public import UsageAccounting
+
+/// Storage failures the caller can act on.
+public enum StoreError: Error, CustomStringConvertible {
+    case corruptRow(String)
+    case unsupportedURL(String)
+
+    public var description: String {
+        switch self {
+        case .corruptRow(let what): "unexpected database row: \(what)"
+        case .unsupportedURL(let url): "unsupported database URL \"\(url)\" (expected a file path, sqlite:PATH or postgres://…)"
+        }
+    }
+}
+
+/// The storage logic, written once over `SQLDriver`.
+///
+/// Budget reservations are conditional `UPDATE … SET reserved = reserved + $amount WHERE spent +
+/// reserved + $amount <= $limit RETURNING …` statements inside one transaction: the database decides,
+/// never a value read into Swift and written back, so several replicas sharing PostgreSQL cannot
+/// overspend. Usage records are `INSERT … ON CONFLICT (request_id) DO NOTHING`, so a retried report
+/// bills nothing.
+public final class SQLRuntimeStore: RuntimeStore {
+    /// The driver statements run on.
+    public let driver: any SQLDriver
+
+    /// Wraps a driver.
+    public init(driver: any SQLDriver) { self.driver = driver }
+
+    /// Opens the store a `TOLLGATE_DATABASE_URL` names: a file path, `sqlite:PATH`, `sqlite://PATH`,
+    /// or `postgres://…` / `postgresql://…`.
+    public static func open(url: String, logger: Logging.Logger) async throws -> SQLRuntimeStore {
+        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+            return SQLRuntimeStore(driver: try PostgresDriver(url: url, logger: logger))
+        }
+        var path = url
+        if path.hasPrefix("sqlite://") { path = String(path.dropFirst("sqlite://".count)) }
+        else if path.hasPrefix("sqlite:") { path = String(path.dropFirst("sqlite:".count)) }
+        guard !path.isEmpty, !path.contains("://") else { throw StoreError.unsupportedURL(url) }
+        return SQLRuntimeStore(driver: try await SQLiteDriver.open(path: path, logger: logger))
+    }
+
+    // MARK: Migrations
+
+    /// Versioned schema. A version is applied once, in a transaction, and recorded.
+    static let migrations: [(version: Int64, statements: [String])] = [
+        (1, [
+            """
+            CREATE TABLE IF NOT EXISTS products (
+                id TEXT PRIMARY KEY, definition TEXT NOT NULL, blocked BIGINT NOT NULL DEFAULT 0,
+                updated_at BIGINT NOT NULL)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS budget_counters (
+                counter_key TEXT NOT NULL, period_start BIGINT NOT NULL, spent BIGINT NOT NULL DEFAULT 0,
+                reserved BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (counter_key, period_start))
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS reservations (
+                request_id TEXT PRIMARY KEY, amount BIGINT NOT NULL, counters TEXT NOT NULL,
+                expires_at BIGINT NOT NULL)
+            """,
+            "CREATE INDEX IF NOT EXISTS reservations_expires_at ON reservations (expires_at)",
+            """
+            CREATE TABLE IF NOT EXISTS usage_records (
+                request_id TEXT PRIMARY KEY, product TEXT NOT NULL, subscription TEXT NOT NULL, user_id TEXT,
+                api TEXT, model TEXT NOT NULL, deployment TEXT, streaming BIGINT NOT NULL,
+                prompt_tokens BIGINT NOT NULL, completion_tokens BIGINT NOT NULL, cached_tokens BIGINT NOT NULL,
+                reasoning_tokens BIGINT NOT NULL, cost BIGINT NOT NULL, created_at BIGINT NOT NULL)
+            """,
+            "CREATE INDEX IF NOT EXISTS usage_records_created_at ON usage_records (created_at)",
+            """
+            CREATE TABLE IF NOT EXISTS fired_thresholds (
+                counter_key TEXT NOT NULL, period_start BIGINT NOT NULL, threshold BIGINT NOT NULL,
+                fired_at BIGINT NOT NULL, PRIMARY KEY (counter_key, period_start, threshold))
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS alert_events (
+                id TEXT PRIMARY KEY, product TEXT, kind TEXT NOT NULL, payload TEXT NOT NULL, received_at BIGINT NOT NULL)
+            """,
+        ])
+    ]
+
+    public func migrate() async throws {
+        let dialect = driver.dialect
+        try await driver.transaction { session in
+            if dialect == .postgres {
+                // Replicas starting together apply migrations one after the other.
+                try await session.query("SELECT pg_advisory_xact_lock(7242024)", [])
+            }
+            try await session.query(
+                "CREATE TABLE IF NOT EXISTS tollgate_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)", [])
+            let applied = Set(try await session.query("SELECT version FROM tollgate_migrations", []).compactMap { $0.first?.int })
+            for migration in Self.migrations where !applied.contains(migration.version) {
+                for statement in migration.statements { try await session.query(statement, []) }
+                try await session.query(
+                    "INSERT INTO tollgate_migrations (version, applied_at) VALUES ($1, $2)",
+                    [.int(migration.version), .int(Self.now())])
+            }
+        }
+    }
+
+    /// The applied schema versions.
+    public func appliedMigrations() async throws -> [Int64] {
+        try await driver.read { session in
+            try await session.query("SELECT version FROM tollgate_migrations ORDER BY version", []).compactMap { $0.first?.int }
+        }
+    }
+
+    public func ping() async throws {
+        _ = try await driver.read { session in try await session.query("SELECT 1", []) }
+    }
+
+    public func close() async { await driver.close() }
+
+    static func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
+
+    // MARK: Products
+
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+
+    private static func encode(_ product: ProductDefinition) throws -> String {
+        String(decoding: try encoder.encode(product), as: UTF8.self)
+    }
+
+    private static func decodeProduct(_ row: SQLRow) throws -> ProductDefinition {
+        guard row.count >= 2, let text = row[0].text else { throw StoreError.corruptRow("products") }
+        var product = try JSONDecoder().decode(ProductDefinition.self, from: Data(text.utf8))
+        product.blocked = (row[1].int ?? 0) != 0
+        return product
+    }
+
+    public func seed(products: [ProductDefinition]) async throws {
+        let rows = try products.map { ($0.id, try Self.encode($0)) }
+        try await driver.transaction { session in
+            for (id, definition) in rows {
+                try await session.query(
+                    "INSERT INTO products (id, definition, blocked, updated_at) VALUES ($1, $2, 0, $3) ON CONFLICT (id) DO NOTHING",
+                    [.text(id), .text(definition), .int(Self.now())])
+            }
+        }
+    }
+
+    public func createProduct(_ product: ProductDefinition) async throws -> Bool {
+        let definition = try Self.encode(product)
+        return try await driver.transaction { session in
+            try await !session.query(
+                """
+                INSERT INTO products (id, definition, blocked, updated_at) VALUES ($1, $2, $3, $4)
+                ON CONFLICT (id) DO NOTHING RETURNING id
+                """, [.text(product.id), .text(definition), .int(product.blocked ? 1 : 0), .int(Self.now())]
+            ).isEmpty
+        }
+    }
+
+    public func updateProduct(_ product: ProductDefinition) async throws -> Bool {
+        let definition = try Self.encode(product)
+        return try await driver.transaction { session in
+            try await !session.query(
+                "UPDATE products SET definition = $2, blocked = $3, updated_at = $4 WHERE id = $1 RETURNING id",
+                [.text(product.id), .text(definition), .int(product.blocked ? 1 : 0), .int(Self.now())]
+            ).isEmpty
+        }
+    }
+
+    public func product(id: String) async throws -> ProductDefinition? {
+        try await driver.read { session in
+            try await session.query("SELECT definition, blocked FROM products WHERE id = $1", [.text(id)])
+                .first.map(Self.decodeProduct)
+        }
+    }
+
+    public func products() async throws -> [ProductDefinition] {
+        try await driver.read { session in
+            try await session.query("SELECT definition, blocked FROM products ORDER BY id", []).map(Self.decodeProduct)
+        }
+    }
+
+    public func setBlocked(product: String, blocked: Bool) async throws -> Bool {
+        try await driver.transaction { session in
+            try await !session.query(
+                "UPDATE products SET blocked = $2, updated_at = $3 WHERE id = $1 RETURNING id",
+                [.text(product), .int(blocked ? 1 : 0), .int(Self.now())]
+            ).isEmpty
+        }
+    }
+
+    // MARK: Budgets
+
+    /// Thrown inside a reservation transaction to roll it back.
+    private struct Denied: Error {
+        var remaining: Nanos
+        var counter: BudgetCounter
+    }
+
+    private struct AlreadyReserved: Error {}
+
+    private static func encodeCounters(_ counters: [BudgetCounter]) -> String {
+        counters.map { "\($0.periodStart)\t\($0.key)" }.joined(separator: "\n")
+    }
+
+    private static func decodeCounters(_ text: String) -> [(key: String, periodStart: Int64)] {
+        text.split(separator: "\n").compactMap { line in
+            guard let tab = line.firstIndex(of: "\t"), let start = Int64(line[..<tab]) else { return nil }
+            return (String(line[line.index(after: tab)...]), start)
+        }
+    }
+
+    private static func ensureCounter(_ session: any SQLSession, _ counter: BudgetCounter) async throws {
+        try await session.query(
+            "INSERT INTO budget_counters (counter_key, period_start, spent, reserved) VALUES ($1, $2, 0, 0) ON CONFLICT (counter_key, period_start) DO NOTHING",
+            [.text(counter.key), .int(counter.periodStart)])
+    }
+
+    public func reserve(requestId: String, counters: [BudgetCounter], amount: Nanos, expiresAt: Int64) async throws
+        -> ReservationResult
+    {
+        let hard = counters.filter(\.hard).sorted { $0.key < $1.key }
+        let tracked = hard.isEmpty ? counters : hard
+        do {
+            return try await driver.transaction { session in
+                // Claim the request id first: a second check with the same id reserves nothing.
+                let claimed = try await session.query(
+                    """
+                    INSERT INTO reservations (request_id, amount, counters, expires_at) VALUES ($1, $2, $3, $4)
+                    ON CONFLICT (request_id) DO NOTHING RETURNING request_id
+                    """, [.text(requestId), .int(amount.value), .text(Self.encodeCounters(hard)), .int(expiresAt)])
+                if claimed.isEmpty { throw AlreadyReserved() }
+                var tightest: (remaining: Nanos, counter: BudgetCounter)?
+                for counter in hard {
+                    try await Self.ensureCounter(session, counter)
+                    let rows = try await session.query(
+                        """
+                        UPDATE budget_counters SET reserved = reserved + $3
+                        WHERE counter_key = $1 AND period_start = $2 AND spent + reserved + $3 <= $4
+                        RETURNING CAST($4 AS BIGINT) - spent - reserved
+                        """, [.text(counter.key), .int(counter.periodStart), .int(amount.value), .int(counter.limit.value)])
+                    guard let remaining = rows.first?.first?.int else {
+                        let state = try await session.query(
+                            "SELECT spent, reserved FROM budget_counters WHERE counter_key = $1 AND period_start = $2",
+                            [.text(counter.key), .int(counter.periodStart)])
+                        let used = (state.first?[0].int ?? 0) + (state.first?[1].int ?? 0)
+                        throw Denied(remaining: Nanos(max(0, counter.limit.value - used)), counter: counter)
+                    }
+                    if tightest == nil || remaining < tightest!.remaining.value { tightest = (Nanos(remaining), counter) }
+                }
+                if hard.isEmpty, !tracked.isEmpty {
+                    tightest = try await Self.tightest(session, tracked)
+                }
+                return ReservationResult(
+                    allowed: true, duplicate: false, remaining: tightest?.remaining, resetAt: tightest?.counter.resetAt)
+            }
+        } catch let denied as Denied {
+            return ReservationResult(
+                allowed: false, duplicate: false, remaining: denied.remaining, resetAt: denied.counter.resetAt)
+        } catch is AlreadyReserved {
+            let tightest = try await driver.read { session in try await Self.tightest(session, tracked) }
+            return ReservationResult(allowed: true, duplicate: true, remaining: tightest?.remaining, resetAt: tightest?.counter.resetAt)
+        }
+    }
+
+    private static func tightest(_ session: any SQLSession, _ counters: [BudgetCounter]) async throws
+        -> (remaining: Nanos, counter: BudgetCounter)?
+    {
+        var best: (remaining: Nanos, counter: BudgetCounter)?
+        for counter in counters {
+            let state = try await session.query(
+                "SELECT spent, reserved FROM budget_counters WHERE counter_key = $1 AND period_start = $2",
+                [.text(counter.key), .int(counter.periodStart)])
+            let used = (state.first?[0].int ?? 0) + (state.first?[1].int ?? 0)
+            let remaining = Nanos(max(0, counter.limit.value - used))
+            if best == nil || remaining < best!.remaining { best = (remaining, counter) }
+        }
+        return best
+    }
+
+    private struct Duplicate: Error { var cost: Nanos }
+
+    private static func release(_ session: any SQLSession, amount: Int64, counters: String) async throws {
+        for counter in decodeCounters(counters) {
+            try await session.query(
+                """
+                UPDATE budget_counters SET reserved = CASE WHEN reserved >= $3 THEN reserved - $3 ELSE 0 END
+                WHERE counter_key = $1 AND period_start = $2
+                """, [.text(counter.key), .int(counter.periodStart), .int(amount)])
+        }
+    }
+
+    public func settle(_ record: UsageRecord, counters: [BudgetCounter]) async throws -> SettlementResult {
+        do {
+            return try await driver.transaction { session in
+                let inserted = try await session.query(
+                    """
+                    INSERT INTO usage_records (request_id, product, subscription, user_id, api, model, deployment, streaming,
+                        prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cost, created_at)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                    ON CONFLICT (request_id) DO NOTHING RETURNING request_id
+                    """,
+                    [
+                        .text(record.requestId), .text(record.product), .text(record.subscription), SQLValue(record.user),
+                        SQLValue(record.api), .text(record.model), SQLValue(record.deployment), .int(record.streaming ? 1 : 0),
+                        .int(Int64(record.usage.promptTokens)), .int(Int64(record.usage.completionTokens)),
+                        .int(Int64(record.usage.cachedTokens)), .int(Int64(record.usage.reasoningTokens)),
+                        .int(record.cost.value), .int(record.createdAt),
+                    ])
+                if inserted.isEmpty {
+                    let previous = try await session.query(
+                        "SELECT cost FROM usage_records WHERE request_id = $1", [.text(record.requestId)])
+                    throw Duplicate(cost: Nanos(previous.first?.first?.int ?? 0))
+                }
+                for reservation in try await session.query(
+                    "DELETE FROM reservations WHERE request_id = $1 RETURNING amount, counters", [.text(record.requestId)])
+                {
+                    guard let amount = reservation[0].int, let list = reservation[1].text else { continue }
+                    try await Self.release(session, amount: amount, counters: list)
+                }
+                var alerts: [ThresholdAlert] = []
+                for counter in counters.sorted(by: { $0.key < $1.key }) {
+                    let rows = try await session.query(
+                        """
+                        INSERT INTO budget_counters (counter_key, period_start, spent, reserved) VALUES ($1, $2, $3, 0)
+                        ON CONFLICT (counter_key, period_start) DO UPDATE SET spent = budget_counters.spent + excluded.spent
+                        RETURNING spent
+                        """, [.text(counter.key), .int(counter.periodStart), .int(record.cost.value)])
+                    guard let after = rows.first?.first?.int else { throw StoreError.corruptRow("budget_counters") }
+                    let crossed = crossedThresholds(
+                        counter.alertThresholds, limit: counter.limit, before: Nanos(after - record.cost.value),
+                        after: Nanos(after))
+                    for threshold in crossed {
+                        let fired = try await session.query(
+                            """
+                            INSERT INTO fired_thresholds (counter_key, period_start, threshold, fired_at) VALUES ($1, $2, $3, $4)
+                            ON CONFLICT (counter_key, period_start, threshold) DO NOTHING RETURNING threshold
+                            """, [.text(counter.key), .int(counter.periodStart), .int(Int64(threshold)), .int(Self.now())])
+                        if !fired.isEmpty {
+                            alerts.append(
+                                ThresholdAlert(
+                                    counterKey: counter.key, periodStart: counter.periodStart, threshold: threshold,
+                                    spent: Nanos(after), limit: counter.limit))
+                        }
+                    }
+                }
+                return SettlementResult(duplicate: false, cost: record.cost, alerts: alerts)
+            }
+        } catch let duplicate as Duplicate {
+            return SettlementResult(duplicate: true, cost: duplicate.cost, alerts: [])
+        }
+    }
+
+    public func expireReservations(now: Int64) async throws -> Int {
+        try await driver.transaction { session in
+            let expired = try await session.query(
+                "DELETE FROM reservations WHERE expires_at < $1 RETURNING amount, counters", [.int(now)])
+            for reservation in expired {
+                guard let amount = reservation[0].int, let list = reservation[1].text else { continue }
+                try await Self.release(session, amount: amount, counters: list)
+            }
+            return expired.count
+        }
+    }
+
+    public func counter(key: String, periodStart: Int64) async throws -> CounterState? {
+        try await driver.read { session in
+            try await session.query(
+                "SELECT spent, reserved FROM budget_counters WHERE counter_key = $1 AND period_start = $2",
+                [.text(key), .int(periodStart)]
+            ).first.map { CounterState(spent: Nanos($0[0].int ?? 0), reserved: Nanos($0[1].int ?? 0)) }
+        }
+    }
+
+    public func usageRecord(requestId: String) async throws -> UsageRecord? {
+        try await driver.read { session in
+            try await session.query(
+                """
+                SELECT request_id, product, subscription, user_id, api, model, deployment, streaming, prompt_tokens,
+                    completion_tokens, cached_tokens, reasoning_tokens, cost, created_at
+                FROM usage_records WHERE request_id = $1
+                """, [.text(requestId)]
+            ).first.map { row in
+                UsageRecord(
+                    requestId: row[0].text ?? "", product: row[1].text ?? "", subscription: row[2].text ?? "",
+                    user: row[3].text, api: row[4].text, model: row[5].text ?? "", deployment: row[6].text,
+                    streaming: row[7].int == 1,
+                    usage: TokenUsage(
+                        promptTokens: Int(row[8].int ?? 0), completionTokens: Int(row[9].int ?? 0),
+                        cachedTokens: Int(row[10].int ?? 0), reasoningTokens: Int(row[11].int ?? 0)),
+                    cost: Nanos(row[12].int ?? 0), createdAt: row[13].int ?? 0)
+            }
+        }
+    }
+
+    // MARK: Alerts
+
+    public func recordAlert(id: String, product: String?, kind: String, payload: String, at: Int64) async throws -> Bool {
+        try await driver.transaction { session in
+            try await !session.query(
+                """
+                INSERT INTO alert_events (id, product, kind, payload, received_at) VALUES ($1, $2, $3, $4, $5)
+                ON CONFLICT (id) DO NOTHING RETURNING id
+                """, [.text(id), SQLValue(product), .text(kind), .text(payload), .int(at)]
+            ).isEmpty
+        }
+    }
+
+    public func alertCount() async throws -> Int {
+        try await driver.read { session in
+            Int(try await session.query("SELECT COUNT(*) FROM alert_events", []).first?.first?.int ?? 0)
+        }
+    }
+
+    // MARK: Reports
+
+    private static func column(_ dimension: ChargebackDimension) -> String {
+        switch dimension {
+        case .product: "product"
+        case .subscription: "subscription"
+        case .user: "user_id"
+        case .model: "model"
+        case .api: "api"
+        case .deployment: "deployment"
+        case .day: "(created_at / 86400)"
+        }
+    }
+
+    public func chargeback(from: Int64, to: Int64, groupBy: [ChargebackDimension]) async throws -> ChargebackReport {
+        var dimensions: [ChargebackDimension] = []
+        for dimension in groupBy where !dimensions.contains(dimension) { dimensions.append(dimension) }
+        let columns = dimensions.map(Self.column)
+        let sums = """
+            COUNT(*), CAST(COALESCE(SUM(prompt_tokens), 0) AS BIGINT), CAST(COALESCE(SUM(completion_tokens), 0) AS BIGINT),
+            CAST(COALESCE(SUM(cached_tokens), 0) AS BIGINT), CAST(COALESCE(SUM(reasoning_tokens), 0) AS BIGINT),
+            CAST(COALESCE(SUM(cost), 0) AS BIGINT)
+            """
+        let filter = "FROM usage_records WHERE created_at >= $1 AND created_at < $2"
+        let grouped =
+            columns.isEmpty
+            ? nil
+            : "SELECT \(columns.joined(separator: ", ")), \(sums) \(filter) GROUP BY \(columns.joined(separator: ", ")) ORDER BY \(columns.joined(separator: ", "))"
+        let totalSQL = "SELECT \(sums) \(filter)"
+        let chosen = dimensions
+        return try await driver.read { session in
+            func row(_ values: SQLRow, offset: Int) -> ChargebackRow {
+                var groups: [ChargebackDimension: String?] = [:]
+                for (index, dimension) in chosen.enumerated() where offset > 0 {
+                    switch (dimension, values[index]) {
+                    case (.day, .int(let day)):
+                        let date = Date(timeIntervalSince1970: TimeInterval(day * 86400))
+                        groups[dimension] = .some(String(ISO8601DateFormatter().string(from: date).prefix(10)))
+                    case (_, .text(let text)): groups[dimension] = .some(text)
+                    case (_, .int(let int)): groups[dimension] = .some(String(int))
+                    case (_, .null): groups[dimension] = .some(nil)
+                    }
+                }
+                return ChargebackRow(
+                    groups: groups, requests: values[offset].int ?? 0, promptTokens: values[offset + 1].int ?? 0,
+                    completionTokens: values[offset + 2].int ?? 0, cachedTokens: values[offset + 3].int ?? 0,
+                    reasoningTokens: values[offset + 4].int ?? 0, cost: Nanos(values[offset + 5].int ?? 0))
+            }
+            let binds: [SQLValue] = [.int(from), .int(to)]
+            guard let grouped else {
+                let totalRow = try await session.query(totalSQL, binds).first ?? Array(repeating: .int(0), count: 6)
+                let total = row(totalRow, offset: 0)
+                return ChargebackReport(rows: [total], total: total)
+            }
+            let rows = try await session.query(grouped, binds).map { row($0, offset: chosen.count) }
+            // The total is the sum of the rows, so the two always agree exactly.
+            var sum = ChargebackRow(
+                groups: [:], requests: 0, promptTokens: 0, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0,
+                cost: .zero)
+            for row in rows {
+                sum.requests += row.requests
+                sum.promptTokens += row.promptTokens
+                sum.completionTokens += row.completionTokens
+                sum.cachedTokens += row.cachedTokens
+                sum.reasoningTokens += row.reasoningTokens
+                sum.cost = sum.cost + row.cost
+            }
+            return ChargebackReport(rows: rows, total: sum)
+        }
+    }
+}
