@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "TollgateCLI", targets: ["TollgateCLI"]),
         .executable(name: "tollgate", targets: ["tollgate"]),
         .executable(name: "contoso-gateway", targets: ["ContosoGateway"]),
+        .executable(name: "tollgate-bench-tokenizer", targets: ["TokenizerBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -44,6 +45,8 @@ let package = Package(
         ),
         // tiktoken-compatible BPE tokenizer; depends on nothing else in the package.
         .target(name: "Tokenizer", swiftSettings: strict),
+        // `swift run -c release tollgate-bench-tokenizer`: throughput, load time and memory vs tiktoken.
+        .executableTarget(name: "TokenizerBench", dependencies: ["Tokenizer"], swiftSettings: strict),
         // The command-line interface as a library so a user's package can call TollgateCLI.main(gateway).
         .target(
             name: "TollgateCLI",
