@@ -71,7 +71,7 @@ let package = Package(
             dependencies: ["PolicyCompiler", "GatewayDSL", "PolicyXML", "Diagnostics"],
             exclude: ["Golden"]
         ),
-        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"], exclude: ["Fixtures"]),
         .testTarget(name: "TollgateCLITests", dependencies: ["TollgateCLI", "GatewayDSL"]),
     ],
     swiftLanguageModes: [.v6]
