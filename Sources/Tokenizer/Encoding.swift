@@ -339,17 +339,18 @@ public final class Encoding: Sendable {
     @inline(__always)
     func encodeSegment<S: TokenSink>(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int, _ sink: inout S) {
         let vocab = vocabulary
+        let scanner = PreTokenizer()
         var i = start
         switch name.pattern {
         case .cl100k:
             while i < end {
-                let e = PreTokenizer.nextCl100k(p, i, end)
+                let e = scanner.nextCl100k(p, i, end)
                 vocab.encodePiece(p + i, e - i, &sink)
                 i = e
             }
         case .o200k:
             while i < end {
-                let e = PreTokenizer.nextO200k(p, i, end)
+                let e = scanner.nextO200k(p, i, end)
                 vocab.encodePiece(p + i, e - i, &sink)
                 i = e
             }
@@ -362,10 +363,11 @@ public final class Encoding: Sendable {
         var text = text
         text.withUTF8 { buf in
             guard let p = buf.baseAddress else { return }
+            let scanner = PreTokenizer()
             var i = 0
             while i < buf.count {
                 let e = name.pattern == .cl100k
-                    ? PreTokenizer.nextCl100k(p, i, buf.count) : PreTokenizer.nextO200k(p, i, buf.count)
+                    ? scanner.nextCl100k(p, i, buf.count) : scanner.nextO200k(p, i, buf.count)
                 pieces.append(String(decoding: UnsafeBufferPointer(start: p + i, count: e - i), as: UTF8.self))
                 i = e
             }

@@ -12,7 +12,17 @@
 ///
 /// "End of text" (`$`, `(?!\S)`) is the end of the segment being scanned, as in
 /// tiktoken, which runs the regex on the text between special tokens.
-enum PreTokenizer {
+private let cr: UInt8 = 0x0D
+private let lf: UInt8 = 0x0A
+/// letter | number | space: a scalar with none of these is in `[^\s\p{L}\p{N}]`.
+private let notPunct: UInt8 = 7
+
+struct PreTokenizer {
+    /// The Unicode 16 class table, held here so hot loops do not re-check its lazy initialization.
+    let table: UnsafePointer<UInt8>
+
+    init() { table = CharClass.table }
+
     enum Pattern: Sendable {
         case cl100k
         case o200k
@@ -33,21 +43,18 @@ enum PreTokenizer {
 
     /// Flags and byte length of the scalar at `i`.
     @inline(__always)
-    static func classAt(_ p: UnsafePointer<UInt8>, _ i: Int) -> (flags: UInt8, length: Int) {
+    func classAt(_ p: UnsafePointer<UInt8>, _ i: Int) -> (flags: UInt8, length: Int) {
         let b0 = p[i]
-        if b0 < 0x80 { return (CharClass.table[Int(b0)], 1) }
-        let (s, l) = decode(p, i)
-        return (CharClass.table[Int(s)], l)
+        if b0 < 0x80 { return (table[Int(b0)], 1) }
+        let (s, l) = PreTokenizer.decode(p, i)
+        return (table[Int(s)], l)
     }
 
-    private static let cr: UInt8 = 0x0D
-    private static let lf: UInt8 = 0x0A
-    private static let notPunct: UInt8 = CharClass.letter | CharClass.number | CharClass.space
 
     /// Length in bytes of a contraction `'s 't 're 've 'm 'll 'd` (ASCII case-insensitive,
     /// and `ſ` U+017F folds to `s`) starting at the apostrophe at `i`, or 0.
     @inline(__always)
-    static func contraction(_ p: UnsafePointer<UInt8>, _ i: Int, _ end: Int) -> Int {
+    func contraction(_ p: UnsafePointer<UInt8>, _ i: Int, _ end: Int) -> Int {
         guard i + 1 < end else { return 0 }
         let c1 = p[i + 1]
         if c1 < 0x80 {
@@ -70,7 +77,7 @@ enum PreTokenizer {
     /// Returns the run end, the position just after its last `\r`/`\n` (or -1),
     /// and the start of its last scalar.
     @inline(__always)
-    static func whitespaceRun(_ p: UnsafePointer<UInt8>, _ i: Int, _ end: Int)
+    func whitespaceRun(_ p: UnsafePointer<UInt8>, _ i: Int, _ end: Int)
         -> (end: Int, afterLastNewline: Int, lastStart: Int)
     {
         var j = i
@@ -79,7 +86,7 @@ enum PreTokenizer {
         while j < end {
             let b = p[j]
             if b < 0x80 {
-                if CharClass.table[Int(b)] & CharClass.space == 0 { break }
+                if table[Int(b)] & CharClass.space == 0 { break }
                 last = j
                 j += 1
                 if b == cr || b == lf { afterNL = j }
@@ -95,7 +102,7 @@ enum PreTokenizer {
 
     /// End of a run of scalars whose flags intersect `mask`, starting at `i`.
     @inline(__always)
-    static func run(_ p: UnsafePointer<UInt8>, _ i: Int, _ end: Int, _ mask: UInt8) -> Int {
+    func run(_ p: UnsafePointer<UInt8>, _ i: Int, _ end: Int, _ mask: UInt8) -> Int {
         var j = i
         while j < end {
             let (f, l) = classAt(p, j)
@@ -107,7 +114,7 @@ enum PreTokenizer {
 
     /// End of a run of "punctuation" scalars (not whitespace, letter or number).
     @inline(__always)
-    static func punctRun(_ p: UnsafePointer<UInt8>, _ i: Int, _ end: Int) -> Int {
+    func punctRun(_ p: UnsafePointer<UInt8>, _ i: Int, _ end: Int) -> Int {
         var j = i
         while j < end {
             let (f, l) = classAt(p, j)
@@ -121,7 +128,7 @@ enum PreTokenizer {
 
     /// End of the cl100k_base piece that starts at `i` (< `end`).
     @inline(__always)
-    static func nextCl100k(_ p: UnsafePointer<UInt8>, _ i: Int, _ end: Int) -> Int {
+    func nextCl100k(_ p: UnsafePointer<UInt8>, _ i: Int, _ end: Int) -> Int {
         let b = p[i]
         let (f, len) = classAt(p, i)
         // '(?i:[sdmt]|ll|ve|re)
@@ -174,7 +181,7 @@ enum PreTokenizer {
 
     /// `[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+` from `j`, with the optional contraction; -1 if no match.
     @inline(__always)
-    static func o200kWord(_ p: UnsafePointer<UInt8>, _ j: Int, _ end: Int) -> Int {
+    func o200kWord(_ p: UnsafePointer<UInt8>, _ j: Int, _ end: Int) -> Int {
         var k = j
         var afterLastLower = -1
         while k < end {
@@ -197,7 +204,7 @@ enum PreTokenizer {
 
     /// `[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*` from `j`, with the optional contraction; -1 if no match.
     @inline(__always)
-    static func o200kUpperWord(_ p: UnsafePointer<UInt8>, _ j: Int, _ end: Int) -> Int {
+    func o200kUpperWord(_ p: UnsafePointer<UInt8>, _ j: Int, _ end: Int) -> Int {
         let k = run(p, j, end, CharClass.upperish)
         if k == j { return -1 }
         var m = run(p, k, end, CharClass.lowerish)
@@ -207,7 +214,7 @@ enum PreTokenizer {
 
     /// End of the o200k_base piece that starts at `i` (< `end`).
     @inline(__always)
-    static func nextO200k(_ p: UnsafePointer<UInt8>, _ i: Int, _ end: Int) -> Int {
+    func nextO200k(_ p: UnsafePointer<UInt8>, _ i: Int, _ end: Int) -> Int {
         let b = p[i]
         let (f, len) = classAt(p, i)
         let wordish = CharClass.upperish | CharClass.lowerish

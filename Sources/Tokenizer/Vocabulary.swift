@@ -21,6 +21,13 @@ struct ArraySink: TokenSink {
     @inline(__always) mutating func emit(_ rank: UInt32) { tokens.append(Int(rank)) }
 }
 
+/// A part of a long piece during the tree merge: linked-list neighbours and its token.
+struct MergeNode {
+    var next: Int32
+    var prev: Int32
+    var seg: UInt32
+}
+
 /// The mergeable ranks of an encoding: token bytes ↔ rank, in immutable
 /// manually managed storage (no exclusivity checks or reference counting in
 /// the hot loops), plus the byte-pair-encoding merge.
@@ -35,9 +42,17 @@ final class Vocabulary: @unchecked Sendable {
     let rankCount: Int
     /// Number of tokens.
     let tokenCount: Int
-    /// Open-addressing table: (hash tag << 32) | (rank + 1); 0 = empty.
+    /// Open-addressing table; each slot packs a 12-bit hash tag, the token length
+    /// (8 bits), its offset in `bytes` (24 bits) and its rank (20 bits), so a
+    /// look-up touches only the slot and the token bytes. 0 = empty.
     private let slots: UnsafeMutablePointer<UInt64>
     private let mask: Int
+    /// Longest token in bytes: longer strings are never looked up.
+    private let maxTokenLength: Int
+    /// One bit per hash bucket, set when some token hashes there: a cache-friendly
+    /// first check that rejects most failed look-ups before touching `slots`.
+    private let filter: UnsafeMutablePointer<UInt64>
+    private let filterShift: UInt64
     /// Rank of each single byte.
     private let byteRanks: UnsafeMutablePointer<UInt32>
     /// Rank of each two-byte string (index b0 << 8 | b1), or `none`.
@@ -131,6 +146,11 @@ final class Vocabulary: @unchecked Sendable {
             i = lineEnd + 1
         }
         let count = lineIndex
+        guard used + 8 <= n else {
+            tokenBytes.deallocate()
+            throw .malformed(line: lineIndex, reason: "unexpected layout")
+        }
+        (tokenBytes + used).initialize(repeating: 0, count: 8)  // padding for 8-byte loads
         guard count > 0 else {
             tokenBytes.deallocate()
             throw .malformed(line: 1, reason: "no tokens")
@@ -145,6 +165,14 @@ final class Vocabulary: @unchecked Sendable {
         self.mask = capacity - 1
         self.slots = .allocate(capacity: capacity)
         slots.initialize(repeating: 0, count: capacity)
+        var filterBits = 1 << 16
+        while filterBits < count * 8 { filterBits <<= 1 }
+        self.filter = .allocate(capacity: filterBits / 64)
+        filter.initialize(repeating: 0, count: filterBits / 64)
+        self.filterShift = UInt64(64 - filterBits.trailingZeroBitCount)
+        var longest = 0
+        for t in 0..<count { longest = max(longest, Int(tokenSpans[t] & 0xFFFF_FFFF)) }
+        self.maxTokenLength = longest
         self.byteRanks = .allocate(capacity: 256)
         byteRanks.initialize(repeating: Vocabulary.none, count: 256)
         self.pairRanks = .allocate(capacity: 65536)
@@ -160,10 +188,15 @@ final class Vocabulary: @unchecked Sendable {
             let p = UnsafePointer(bytes + off)
             if len == 1 { byteRanks[Int(p[0])] = UInt32(rank) }
             if len == 2 { pairRanks[Int(p[0]) << 8 | Int(p[1])] = UInt32(rank) }
+            guard rank < 1 << 20, off + len < 1 << 24, len < 256 else {
+                throw .malformed(line: t + 1, reason: "vocabulary too large for this implementation")
+            }
             let h = Vocabulary.hash(p, len)
             var idx = Int(truncatingIfNeeded: h) & mask
             while slots[idx] != 0 { idx = (idx + 1) & mask }
-            slots[idx] = (h >> 32) << 32 | UInt64(rank + 1)
+            slots[idx] = (h >> 52) << 52 | UInt64(len) << 44 | UInt64(off) << 20 | UInt64(rank)
+            let bit = Int(truncatingIfNeeded: (h &* 0x9E37_79B9_7F4A_7C15) >> filterShift)
+            filter[bit >> 6] |= 1 << UInt64(bit & 63)
         }
         for b in 0..<256 where byteRanks[b] == Vocabulary.none {
             throw .malformed(line: 0, reason: "byte \(b) has no token")
@@ -176,6 +209,7 @@ final class Vocabulary: @unchecked Sendable {
         slots.deallocate()
         byteRanks.deallocate()
         pairRanks.deallocate()
+        filter.deallocate()
     }
 
     private static let base64Table: [UInt8] = {
@@ -217,17 +251,26 @@ final class Vocabulary: @unchecked Sendable {
     func rank(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt32 {
         if n == 2 { return pairRanks[Int(p[0]) << 8 | Int(p[1])] }
         if n == 1 { return byteRanks[Int(p[0])] }
+        if n > maxTokenLength { return Vocabulary.none }
         let h = Vocabulary.hash(p, n)
-        let tag = h >> 32
+        let bit = Int(truncatingIfNeeded: (h &* 0x9E37_79B9_7F4A_7C15) >> filterShift)
+        if filter[bit >> 6] & (1 << UInt64(bit & 63)) == 0 { return Vocabulary.none }
+        let want = (h >> 52) << 8 | UInt64(n)
         var idx = Int(truncatingIfNeeded: h) & mask
         while true {
             let s = slots[idx]
             if s == 0 { return Vocabulary.none }
-            if s >> 32 == tag {
-                let r = Int(s & 0xFFFF_FFFF) - 1
-                let span = spans[r]
-                if Int(span & 0xFFFF_FFFF) == n && memcmp(bytes + Int(span >> 32), p, n) == 0 {
-                    return UInt32(r)
+            if s >> 44 == want {
+                let token = UnsafePointer(bytes + Int((s >> 20) & 0xFF_FFFF))
+                if n <= 8 {
+                    // Token bytes are padded, so an 8-byte load is safe; the input is read bytewise.
+                    var x: UInt64 = 0
+                    for k in 0..<n { x |= UInt64(p[k]) << UInt64(8 * k) }
+                    var y = UnsafeRawPointer(token).loadUnaligned(as: UInt64.self)
+                    if n < 8 { y &= (1 << UInt64(8 * n)) &- 1 }
+                    if x == y { return UInt32(truncatingIfNeeded: s & 0xF_FFFF) }
+                } else if memcmp(token, p, n) == 0 {
+                    return UInt32(truncatingIfNeeded: s & 0xF_FFFF)
                 }
             }
             idx = (idx + 1) & mask
@@ -260,7 +303,7 @@ final class Vocabulary: @unchecked Sendable {
         if n <= Vocabulary.smallPiece {
             smallMerge(p, n, &sink)
         } else {
-            heapMerge(p, n, &sink)
+            treeMerge(p, n, &sink)
         }
     }
 
@@ -313,88 +356,62 @@ final class Vocabulary: @unchecked Sendable {
         }
     }
 
-    /// The same merge order with a min-heap over (rank, position) and a linked
-    /// list of parts: O(n log n) for long pieces (runs of one character, digits…).
-    private func heapMerge<S: TokenSink>(_ p: UnsafePointer<UInt8>, _ n: Int, _ sink: inout S) {
-        let next = UnsafeMutablePointer<Int32>.allocate(capacity: n)
-        let prev = UnsafeMutablePointer<Int32>.allocate(capacity: n)
-        let segs = UnsafeMutablePointer<UInt32>.allocate(capacity: n)
-        let pairs = UnsafeMutablePointer<UInt32>.allocate(capacity: n)
-        let heapCapacity = 3 * n + 1
-        let heap = UnsafeMutablePointer<UInt64>.allocate(capacity: heapCapacity)
+    /// The same merge order for long pieces (runs of one character, digits, random
+    /// letters…): a linked list of parts and a tournament tree over the pair keys
+    /// `rank << 32 | position`, so the leftmost lowest-rank pair is the root and
+    /// every merge updates three leaves in O(log n). No stale entries, no scans.
+    private func treeMerge<S: TokenSink>(_ p: UnsafePointer<UInt8>, _ n: Int, _ sink: inout S) {
+        var size = 1
+        while size < n { size <<= 1 }
+        let tree = UnsafeMutablePointer<UInt64>.allocate(capacity: 2 * size)
+        let nodes = UnsafeMutablePointer<MergeNode>.allocate(capacity: n)
         defer {
-            next.deallocate(); prev.deallocate(); segs.deallocate(); pairs.deallocate(); heap.deallocate()
+            tree.deallocate(); nodes.deallocate()
         }
-        var heapCount = 0
-        @inline(__always) func push(_ v: UInt64) {
-            var i = heapCount
-            heapCount += 1
-            while i > 0 {
-                let parent = (i - 1) >> 1
-                let pv = heap[parent]
-                if pv <= v { break }
-                heap[i] = pv
-                i = parent
-            }
-            heap[i] = v
-        }
-        @inline(__always) func pop() -> UInt64 {
-            let top = heap[0]
-            heapCount -= 1
-            let v = heap[heapCount]
-            var i = 0
-            while true {
-                var c = 2 * i + 1
-                if c >= heapCount { break }
-                if c + 1 < heapCount && heap[c + 1] < heap[c] { c += 1 }
-                if heap[c] >= v { break }
-                heap[i] = heap[c]
-                i = c
-            }
-            heap[i] = v
-            return top
-        }
+        let empty = UInt64.max
+        tree.initialize(repeating: empty, count: 2 * size)
         for i in 0..<n {
-            next[i] = Int32(i + 1)
-            prev[i] = Int32(i - 1)
-            segs[i] = byteRanks[Int(p[i])]
+            (nodes + i).initialize(to: MergeNode(next: Int32(i + 1), prev: Int32(i - 1), seg: byteRanks[Int(p[i])]))
         }
         for i in 0..<(n - 1) {
             let r = pairRanks[Int(p[i]) << 8 | Int(p[i + 1])]
-            pairs[i] = r
-            if r != Vocabulary.none { push(UInt64(r) << 32 | UInt64(i)) }
+            if r != Vocabulary.none { tree[size + i] = UInt64(r) << 32 | UInt64(i) }
         }
-        pairs[n - 1] = Vocabulary.none
-        while heapCount > 0 {
-            let top = pop()
-            let r = UInt32(top >> 32)
+        var k = size - 1
+        while k >= 1 {
+            tree[k] = min(tree[2 * k], tree[2 * k + 1])
+            k -= 1
+        }
+        @inline(__always) func set(_ pos: Int, _ rank: UInt32) {
+            var i = size + pos
+            tree[i] = rank == Vocabulary.none ? empty : UInt64(rank) << 32 | UInt64(pos)
+            i >>= 1
+            while i >= 1 {
+                let m = min(tree[2 * i], tree[2 * i + 1])
+                if tree[i] == m { break }
+                tree[i] = m
+                i >>= 1
+            }
+        }
+        while true {
+            let top = tree[1]
+            if top == empty { break }
+            let r = UInt32(truncatingIfNeeded: top >> 32)
             let i = Int(top & 0xFFFF_FFFF)
-            if pairs[i] != r { continue }  // stale entry
-            let j = Int(next[i])
-            segs[i] = r
-            let nj = Int(next[j])
-            next[i] = Int32(nj)
-            if nj < n { prev[nj] = Int32(i) }
-            pairs[j] = Vocabulary.none
-            if nj < n {
-                let e = Int(next[nj])
-                let pr = rank(p + i, e - i)
-                pairs[i] = pr
-                if pr != Vocabulary.none { push(UInt64(pr) << 32 | UInt64(i)) }
-            } else {
-                pairs[i] = Vocabulary.none
-            }
-            let q = Int(prev[i])
-            if q >= 0 {
-                let pr = rank(p + q, nj - q)
-                pairs[q] = pr
-                if pr != Vocabulary.none { push(UInt64(pr) << 32 | UInt64(q)) }
-            }
+            let j = Int(nodes[i].next)
+            nodes[i].seg = r
+            let nj = Int(nodes[j].next)
+            nodes[i].next = Int32(nj)
+            if nj < n { nodes[nj].prev = Int32(i) }
+            set(j, Vocabulary.none)
+            set(i, nj < n ? rank(p + i, Int(nodes[nj].next) - i) : Vocabulary.none)
+            let q = Int(nodes[i].prev)
+            if q >= 0 { set(q, rank(p + q, nj - q)) }
         }
         var i = 0
         while i < n {
-            sink.emit(segs[i])
-            i = Int(next[i])
+            sink.emit(nodes[i].seg)
+            i = Int(nodes[i].next)
         }
     }
 }

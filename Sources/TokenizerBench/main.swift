@@ -15,6 +15,8 @@ var encodingsDir = packageRoot.appendingPathComponent("../shared/encodings").sta
 var runs = 5
 var useTiktoken = true
 var python = "python3"
+var perFile = false
+var only: String? = nil
 var args = CommandLine.arguments.dropFirst().makeIterator()
 while let a = args.next() {
     switch a {
@@ -23,6 +25,8 @@ while let a = args.next() {
     case "--runs": runs = Int(args.next() ?? "5") ?? 5
     case "--no-tiktoken": useTiktoken = false
     case "--python": python = args.next() ?? "python3"
+    case "--per-file": perFile = true
+    case "--only": only = args.next()
     default:
         FileHandle.standardError.write(Data("usage: tollgate-bench-tokenizer [--corpus DIR] [--encodings DIR] [--runs N] [--no-tiktoken] [--python PYTHON]\n".utf8))
         exit(2)
@@ -80,6 +84,7 @@ for line in manifest.split(separator: "\n").dropFirst() {
     let cols = line.split(separator: "\t", omittingEmptySubsequences: false)
     guard cols.count > 2 else { continue }
     let name = String(cols[0]) + "/" + String(cols[1])
+    if let only, !name.contains(only) { continue }
     let data = try Data(contentsOf: corpusDir.appendingPathComponent(name))
     files.append((name, String(decoding: data, as: UTF8.self), data.count))
 }
@@ -101,6 +106,18 @@ for enc in encodings {
         if let e = expected[f.name + "\t" + enc.name.rawValue], e != n {
             mismatches += 1
             print("MISMATCH \(enc.name.rawValue) \(f.name): \(n) expected \(e)")
+        }
+    }
+    if perFile {
+        for f in files where f.bytes > 100_000 || only != nil {
+            var dt = Double.infinity
+            var n = 0
+            for _ in 0..<runs {
+                let t0 = now()
+                n = enc.count(f.text)
+                dt = min(dt, now() - t0)
+            }
+            print(String(format: "%@ %@ %8.1f MB/s  %.1f bytes/token", enc.name.rawValue, f.name, Double(f.bytes) / 1e6 / dt, Double(f.bytes) / Double(n)))
         }
     }
     var countTimes: [Double] = []
