@@ -98,7 +98,7 @@ if let tsv = try? String(contentsOf: corpusDir.deletingLastPathComponent().appen
 }
 
 // 3. Swift throughput (count path and encode path), checking counts.
-var swiftMBs: [EncodingName: (count: Double, encode: Double)] = [:]
+var swiftRuns: [EncodingName: [(count: Double, encode: Double)]] = [:]
 var mismatches = 0
 for enc in encodings {
     for f in files {
@@ -120,27 +120,27 @@ for enc in encodings {
             print(String(format: "%@ %@ %8.1f MB/s  %.1f bytes/token", enc.name.rawValue, f.name, Double(f.bytes) / 1e6 / dt, Double(f.bytes) / Double(n)))
         }
     }
-    var countTimes: [Double] = []
-    var encodeTimes: [Double] = []
-    var sink = 0
-    for _ in 0..<runs {
-        var t0 = now()
-        for f in files { sink &+= enc.count(f.text) }
-        countTimes.append(now() - t0)
-        t0 = now()
-        for f in files { sink &+= enc.encodeOrdinary(f.text).count }
-        encodeTimes.append(now() - t0)
-    }
-    if sink == 42 { print("") }
+}
+
+/// One timed pass of the Swift tokenizer over the corpus: (count MB/s, encode MB/s).
+@MainActor func swiftPass(_ enc: Encoding) -> (count: Double, encode: Double) {
     let mb = Double(totalBytes) / 1e6
-    swiftMBs[enc.name] = (mb / median(countTimes), mb / median(encodeTimes))
+    var sink = 0
+    var t0 = now()
+    for f in files { sink &+= enc.count(f.text) }
+    let countTime = now() - t0
+    t0 = now()
+    for f in files { sink &+= enc.encodeOrdinary(f.text).count }
+    let encodeTime = now() - t0
+    if sink == 42 { print("") }
+    return (mb / countTime, mb / encodeTime)
 }
 
 // 4. tiktoken in the same run.
 let tiktokenScript = #"""
 import hashlib, json, os, sys, tempfile, time
 import tiktoken, tiktoken.load
-corpus, encdir, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+corpus, encdir = sys.argv[1], sys.argv[2]
 cache = tempfile.mkdtemp()
 for name in ("cl100k_base", "o200k_base"):
     url = "https://openaipublic.blob.core.windows.net/encodings/%s.tiktoken" % name
@@ -155,7 +155,7 @@ total = sum(len(f.encode("utf-8")) for f in files)
 out = {"version": tiktoken.__version__}
 for name in ("cl100k_base", "o200k_base"):
     loads = []
-    for _ in range(3):
+    for _ in range(2):
         import importlib
         from tiktoken_ext import openai_public
         t0 = time.perf_counter()
@@ -163,21 +163,18 @@ for name in ("cl100k_base", "o200k_base"):
         enc = tiktoken.Encoding(ctor["name"], pat_str=ctor["pat_str"], mergeable_ranks=ctor["mergeable_ranks"], special_tokens=ctor["special_tokens"])
         enc.encode_ordinary("warm up")
         loads.append(time.perf_counter() - t0)
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        for f in files:
-            enc.encode_ordinary(f)
-        times.append(time.perf_counter() - t0)
-    times.sort(); loads.sort()
-    out[name] = {"mbs": total / 1e6 / times[len(times) // 2], "load": loads[1]}
+    t0 = time.perf_counter()
+    for f in files:
+        enc.encode_ordinary(f)
+    dt = time.perf_counter() - t0
+    out[name] = {"mbs": total / 1e6 / dt, "load": min(loads)}
 print(json.dumps(out))
 """#
-var tiktoken: [String: Any]? = nil
-if useTiktoken {
+/// One tiktoken pass (a python3 subprocess): per encoding, MB/s and load seconds.
+@MainActor func tiktokenPass() -> [String: Any]? {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = [python, "-c", tiktokenScript, corpusDir.path, encodingsDir.path, String(runs)]
+    p.arguments = [python, "-c", tiktokenScript, corpusDir.path, encodingsDir.path]
     let pipe = Pipe()
     p.standardOutput = pipe
     do {
@@ -185,28 +182,48 @@ if useTiktoken {
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         if p.terminationStatus == 0 {
-            tiktoken = try JSONSerialization.jsonObject(with: data) as? [String: Any]
-        } else {
-            print("note: tiktoken run failed (pip install tiktoken); reporting Swift numbers only")
+            return try JSONSerialization.jsonObject(with: data) as? [String: Any]
         }
+        print("note: tiktoken run failed (pip install tiktoken); reporting Swift numbers only")
     } catch {
         print("note: cannot run \(python): \(error)")
+    }
+    return nil
+}
+
+// Interleave Swift and tiktoken passes so both see the same machine load; report
+// the best pass of each (the least disturbed) and the median.
+var tiktokenRuns: [[String: Any]] = []
+var tiktokenVersion: String?
+for _ in 0..<runs {
+    for enc in encodings { swiftRuns[enc.name, default: []].append(swiftPass(enc)) }
+    if useTiktoken, let t = tiktokenPass() {
+        tiktokenRuns.append(t)
+        tiktokenVersion = t["version"] as? String
+    } else {
+        useTiktoken = false
     }
 }
 
 // 5. Report.
-print("corpus: \(files.count) files, \(String(format: "%.1f", Double(totalBytes) / 1e6)) MB; median of \(runs) runs, single thread")
-if let v = tiktoken?["version"] as? String { print("tiktoken \(v) via \(python) (encode_ordinary)") }
+print("corpus: \(files.count) files, \(String(format: "%.1f", Double(totalBytes) / 1e6)) MB; \(runs) interleaved passes, single thread; best (median)")
+if let v = tiktokenVersion { print("tiktoken \(v) via \(python) (encode_ordinary)") }
 print("counts vs expected.tsv: \(mismatches == 0 ? "all \(expected.count) match" : "\(mismatches) MISMATCHES")")
 print("")
-print("encoding     | swift count MB/s | swift encode MB/s | tiktoken MB/s | ratio (encode) | swift load s | tiktoken load s")
+func cell(_ xs: [Double]) -> String {
+    xs.isEmpty ? "n/a" : String(format: "%.1f (%.1f)", xs.max()!, median(xs))
+}
+func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+print("encoding    | swift count MB/s | swift encode MB/s | tiktoken MB/s | encode ratio | count ratio | load s swift / tiktoken")
 for name in EncodingName.allCases {
-    let s = swiftMBs[name]!
-    let t = tiktoken?[name.rawValue] as? [String: Double]
-    let tm = t?["mbs"] ?? .nan
-    let tl = t?["load"] ?? .nan
-    print(String(format: "%-12@ | %16.1f | %17.1f | %13.1f | %13.2fx | %12.3f | %15.3f",
-                 name.rawValue, s.count, s.encode, tm, s.encode / tm, loadTimes[name]!, tl))
+    let s = swiftRuns[name] ?? []
+    let t = tiktokenRuns.compactMap { ($0[name.rawValue] as? [String: Double])?["mbs"] }
+    let tl = tiktokenRuns.compactMap { ($0[name.rawValue] as? [String: Double])?["load"] }.min()
+    let ratio = t.isEmpty ? "n/a" : String(format: "%.2fx", s.map(\.encode).max()! / t.max()!)
+    let cratio = t.isEmpty ? "n/a" : String(format: "%.2fx", s.map(\.count).max()! / t.max()!)
+    print([pad(name.rawValue, 11), pad(cell(s.map(\.count)), 16), pad(cell(s.map(\.encode)), 17), pad(cell(t), 13),
+           pad(ratio, 12), pad(cratio, 11),
+           String(format: "%.3f / %@", loadTimes[name]!, tl.map { String(format: "%.3f", $0) } ?? "n/a")].joined(separator: " | "))
 }
 print(String(format: "peak RSS after loading both encodings (VmHWM): %.1f MB (%.1f MB before loading)", peakRSS, rssBefore))
 exit(mismatches == 0 ? 0 : 1)
