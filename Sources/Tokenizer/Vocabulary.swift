@@ -309,49 +309,45 @@ final class Vocabulary: @unchecked Sendable {
 
     /// tiktoken's merge: repeatedly merge the adjacent pair with the lowest
     /// rank (leftmost on ties). Quadratic, but fastest for short pieces.
+    ///
+    /// Each part is one key `pairRank << 32 | start`; starts increase along the
+    /// array, so the smallest key is the lowest rank, leftmost — found with a
+    /// branch-free minimum over the keys.
     private func smallMerge<S: TokenSink>(_ p: UnsafePointer<UInt8>, _ n: Int, _ sink: inout S) {
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: n + 1) { starts in
-            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: n + 1) { ranks in
-                withUnsafeTemporaryAllocation(of: UInt32.self, capacity: n + 1) { segs in
-                    for i in 0..<n {
-                        starts[i] = i
-                        segs[i] = byteRanks[Int(p[i])]
-                    }
-                    for i in 0..<(n - 1) { ranks[i] = pairRanks[Int(p[i]) << 8 | Int(p[i + 1])] }
-                    ranks[n - 1] = Vocabulary.none
-                    starts[n] = n
-                    ranks[n] = Vocabulary.none
-                    var len = n + 1
-                    while true {
-                        var minRank = Vocabulary.none
-                        var minIndex = 0
-                        for i in 0..<(len - 1) where ranks[i] < minRank {
-                            minRank = ranks[i]
-                            minIndex = i
-                        }
-                        if minRank == Vocabulary.none { break }
-                        let i = minIndex
-                        segs[i] = minRank
-                        if i + 3 < len {
-                            ranks[i] = rank(p + starts[i], starts[i + 3] - starts[i])
-                        } else {
-                            ranks[i] = Vocabulary.none
-                        }
-                        if i > 0 {
-                            ranks[i - 1] = rank(p + starts[i - 1], starts[i + 2] - starts[i - 1])
-                        }
-                        // Remove entry i + 1.
-                        var j = i + 1
-                        while j < len - 1 {
-                            starts[j] = starts[j + 1]
-                            ranks[j] = ranks[j + 1]
-                            segs[j] = segs[j + 1]
-                            j += 1
-                        }
-                        len -= 1
-                    }
-                    for i in 0..<(len - 1) { sink.emit(segs[i]) }
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: n + 1) { keys in
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: n + 1) { segs in
+                let keys = keys.baseAddress!, segs = segs.baseAddress!
+                let noneKey = UInt64(Vocabulary.none) << 32
+                for i in 0..<(n - 1) {
+                    keys[i] = UInt64(pairRanks[Int(p[i]) << 8 | Int(p[i + 1])]) << 32 | UInt64(i)
+                    segs[i] = byteRanks[Int(p[i])]
                 }
+                keys[n - 1] = noneKey | UInt64(n - 1)
+                segs[n - 1] = byteRanks[Int(p[n - 1])]
+                keys[n] = noneKey | UInt64(n)
+                @inline(__always) func start(_ i: Int) -> Int { Int(keys[i] & 0xFFFF_FFFF) }
+                var len = n + 1
+                while true {
+                    var best = UInt64.max
+                    for k in 0..<(len - 1) { best = min(best, keys[k]) }
+                    if best >= noneKey { break }
+                    var i = 0
+                    while keys[i] != best { i += 1 }
+                    segs[i] = UInt32(truncatingIfNeeded: best >> 32)
+                    let si = start(i)
+                    let r = i + 3 < len ? rank(p + si, start(i + 3) - si) : Vocabulary.none
+                    keys[i] = UInt64(r) << 32 | UInt64(si)
+                    if i > 0 {
+                        let sq = start(i - 1)
+                        keys[i - 1] = UInt64(rank(p + sq, start(i + 2) - sq)) << 32 | UInt64(sq)
+                    }
+                    // Remove part i + 1.
+                    let tail = len - (i + 2)
+                    memmove(keys + i + 1, keys + i + 2, tail * MemoryLayout<UInt64>.stride)
+                    memmove(segs + i + 1, segs + i + 2, tail * MemoryLayout<UInt32>.stride)
+                    len -= 1
+                }
+                for i in 0..<(len - 1) { sink.emit(segs[i]) }
             }
         }
     }
