@@ -92,3 +92,28 @@ struct FuzzTests {
         }
     }
 }
+
+@Suite("Concurrency", .enabled(if: TestData.runDataTests))
+struct ConcurrencyTests {
+    @Test("one shared Encoding used from many tasks gives the same ids")
+    func concurrent() async throws {
+        let enc = try TestData.encoding(.o200k_base)
+        let texts = (0..<16).map { i in String(repeating: "Hello, wörld \(i)! 中文 👩🏽‍💻 it's ", count: 50 + i) }
+        let expected = texts.map { enc.encodeOrdinary($0) }
+        let results = await withTaskGroup(of: (Int, [Int]).self) { group in
+            for (i, t) in texts.enumerated() {
+                group.addTask { (i, enc.encodeOrdinary(t)) }
+            }
+            var out = [[Int]](repeating: [], count: texts.count)
+            for await (i, ids) in group { out[i] = ids }
+            return out
+        }
+        #expect(results == expected)
+        // A token cut inside a UTF-8 sequence decodes lossily, like tiktoken's errors="replace".
+        let euro = enc.encodeOrdinary("€")
+        let bytes = try enc.decodeBytes(euro)
+        #expect(bytes == [0xE2, 0x82, 0xAC])
+        #expect(try enc.decode([Int](euro.prefix(1))).unicodeScalars.allSatisfy { $0 == "\u{FFFD}" || euro.count == 1 })
+        #expect(throws: TokenizerError.invalidTokenID(999_999_999)) { try enc.decode([999_999_999]) }
+    }
+}
