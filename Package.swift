@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "PolicyXML", targets: ["PolicyXML"]),
         .library(name: "PolicyCompiler", targets: ["PolicyCompiler"]),
         .library(name: "Tokenizer", targets: ["Tokenizer"]),
+        .library(name: "InfraEmitters", targets: ["InfraEmitters"]),
         .library(name: "TollgateCLI", targets: ["TollgateCLI"]),
         .executable(name: "tollgate", targets: ["tollgate"]),
         .executable(name: "contoso-gateway", targets: ["ContosoGateway"]),
@@ -53,6 +54,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Bicep and Terraform syntax trees, renderers and the model → infrastructure emitters.
+        .target(name: "InfraEmitters", dependencies: ["GatewayModel"], swiftSettings: strict),
         .executableTarget(name: "tollgate", dependencies: ["TollgateCLI"], swiftSettings: strict),
         // The example gateway: `swift run contoso-gateway build`.
         .executableTarget(
@@ -68,6 +71,7 @@ let package = Package(
             dependencies: ["PolicyCompiler", "GatewayDSL", "PolicyXML", "Diagnostics"],
             exclude: ["Golden"]
         ),
+        .testTarget(name: "InfraEmittersTests", dependencies: ["InfraEmitters"], exclude: ["Golden"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "TollgateCLITests", dependencies: ["TollgateCLI", "GatewayDSL"]),
     ],
