@@ -7,8 +7,11 @@ public enum HCLRenderer {
         var previous: HCLBodyItem?
         for item in file.items {
             // Top-level blocks are separated by one blank line; comments stick to what follows.
-            if let previous, case .block = item {
-                if case .comment = previous {} else if case .blank = previous {} else { lines.append("") }
+            if let previous, !isBlankOrComment(previous) {
+                switch item {
+                case .block, .comment: lines.append("")
+                default: break
+                }
             }
             previous = item
             lines.append(contentsOf: renderItems([item], level: 0))
@@ -130,7 +133,8 @@ public enum HCLRenderer {
         case .tuple(let items):
             if items.isEmpty { return "[]" }
             if items.allSatisfy(isScalar) {
-                return "[" + items.map { expr($0, level) }.joined(separator: ", ") + "]"
+                let line = "[" + items.map { expr($0, level) }.joined(separator: ", ") + "]"
+                if line.count <= 100 { return line }
             }
             return "[\n" + items.map { indent(level + 1) + expr($0, level + 1) + ",\n" }.joined() + indent(level) + "]"
         case .forTuple(let key, let value, let source, let body):
