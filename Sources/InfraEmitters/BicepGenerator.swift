@@ -310,14 +310,23 @@ struct BicepGenerator {
         modules.append(("apim-policies", policiesModule()))
         statements.append(moduleCall("apimPolicies", "apim-policies", scope: apimScope, params: [("apimName", apimName)], dependsOn: apimDependencies))
         apimDependencies.append("apimPolicies")
-        if !plan.apis.isEmpty {
-            modules.append(("apim-apis", apisModule()))
-            statements.append(moduleCall("apimApis", "apim-apis", scope: apimScope, params: [("apimName", apimName)], dependsOn: apimDependencies))
-            apimDependencies.append("apimApis")
+        // ARM allows 800 resources per template: large gateways get several API / product modules.
+        let apiChunks = BicepGenerator.chunks(plan.apis) { _ in 2 + AzureOpenAIOperation.all.count }
+        var apiModules: [String] = []
+        for (index, chunk) in apiChunks.enumerated() {
+            let suffix = apiChunks.count == 1 ? "" : "-\(index + 1)"
+            let symbol = "apimApis" + (apiChunks.count == 1 ? "" : "\(index + 1)")
+            modules.append(("apim-apis\(suffix)", apisModule(chunk)))
+            statements.append(moduleCall(symbol, "apim-apis\(suffix)", scope: apimScope, params: [("apimName", apimName)], dependsOn: apimDependencies))
+            apiModules.append(symbol)
         }
-        if !plan.products.isEmpty {
-            modules.append(("apim-products", productsModule()))
-            statements.append(moduleCall("apimProducts", "apim-products", scope: apimScope, params: [("apimName", apimName)], dependsOn: apimDependencies))
+        apimDependencies += apiModules
+        let productChunks = BicepGenerator.chunks(plan.products) { 2 + $0.apis.count + $0.subscriptions.count }
+        for (index, chunk) in productChunks.enumerated() {
+            let suffix = productChunks.count == 1 ? "" : "-\(index + 1)"
+            let symbol = "apimProducts" + (productChunks.count == 1 ? "" : "\(index + 1)")
+            modules.append(("apim-products\(suffix)", productsModule(chunk)))
+            statements.append(moduleCall(symbol, "apim-products\(suffix)", scope: apimScope, params: [("apimName", apimName)], dependsOn: apimDependencies))
         }
 
         // Outputs.
@@ -335,6 +344,26 @@ struct BicepGenerator {
             statements.append(.output(name: "openAiEndpoints", type: .array, value: id("openAi").dot("outputs").dot("endpoints"), decorators: [.description("The endpoints of the Azure OpenAI accounts.")]))
         }
         return BicepFile(statements)
+    }
+
+    /// Splits `items` into consecutive groups of at most `limit` resources (ARM's per-template limit
+    /// is 800; one is kept for the `existing` service reference).
+    static func chunks<T>(_ items: [T], limit: Int = 790, resources: (T) -> Int) -> [[T]] {
+        var chunks: [[T]] = []
+        var current: [T] = []
+        var count = 0
+        for item in items {
+            let size = resources(item)
+            if !current.isEmpty, count + size > limit {
+                chunks.append(current)
+                current = []
+                count = 0
+            }
+            current.append(item)
+            count += size
+        }
+        if !current.isEmpty { chunks.append(current) }
+        return chunks
     }
 
     func moduleCall(

@@ -562,13 +562,13 @@ extension BicepGenerator {
 
     // MARK: apim-apis
 
-    func apisModule() -> BicepFile {
+    func apisModule(_ apis: [API]) -> BicepFile {
         var statements = BicepGenerator.header("The Azure OpenAI APIs, their operations and API-scope policies.")
         statements.append(BicepGenerator.apimNameParam())
         statements.append(BicepGenerator.existingService())
         var symbols = SymbolTable(style: .camel, reserved: ["service"])
         var apiSymbols: [String] = []
-        for api in plan.apis {
+        for api in apis {
             let symbol = symbols.make("api", api.id)
             apiSymbols.append(symbol)
             var serviceURL: BicepExpr?
@@ -615,13 +615,13 @@ extension BicepGenerator {
 
     // MARK: apim-products
 
-    func productsModule() -> BicepFile {
+    func productsModule(_ products: [Product]) -> BicepFile {
         var statements = BicepGenerator.header("Products, their APIs, product-scope policies and subscriptions.")
         statements.append(BicepGenerator.apimNameParam())
         statements.append(BicepGenerator.existingService())
         var symbols = SymbolTable(style: .camel, reserved: ["service"])
         var productSymbols: [String] = []
-        for product in plan.products {
+        for product in products {
             let symbol = symbols.make("product", product.id)
             productSymbols.append(symbol)
             statements.append(resource(symbol, "Microsoft.ApiManagement/service/products", apimVersion, [
