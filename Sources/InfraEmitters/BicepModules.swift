@@ -360,7 +360,10 @@ extension BicepGenerator {
                 statements.append(resource(symbol, "Microsoft.Insights/components", appInsightsVersion, existing: true, [("name", id(symbol + "Name"))]))
             }
         }
-        var symbols = SymbolTable(style: .camel, reserved: ["service"])
+        // Parameters and resources share Bicep's symbol namespace.
+        let parameterNames = secretParams.map(\.param) + ["apimName", "runtimeUrl", "gatewayKey"]
+            + plan.appInsightsLoggers.compactMap(\.componentSuffix).flatMap { [SymbolTable.camelName("appInsights", $0), SymbolTable.camelName("appInsights", $0) + "Name"] }
+        var symbols = SymbolTable(style: .camel, reserved: ["service"] + parameterNames)
         let secretParam = Dictionary(secretParams.map { ($0.namedValue, $0.param) }, uniquingKeysWith: { first, _ in first })
         for value in plan.namedValues {
             let properties: [(String, BicepExpr?)]

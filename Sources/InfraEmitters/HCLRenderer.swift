@@ -95,7 +95,7 @@ public enum HCLRenderer {
 
     static func isScalar(_ e: HCLExpr) -> Bool {
         switch e {
-        case .string, .template, .int, .bool, .null, .traversal: true
+        case .string, .template, .int, .decimal, .bool, .null, .traversal: true
         default: false
         }
     }
@@ -113,6 +113,7 @@ public enum HCLRenderer {
             }
             return s + "\""
         case .int(let value): return String(value)
+        case .decimal(let text): return text
         case .bool(let value): return value ? "true" : "false"
         case .null: return "null"
         case .traversal(let root, let steps):

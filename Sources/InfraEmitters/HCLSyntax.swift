@@ -6,6 +6,8 @@ public indirect enum HCLExpr: Sendable, Hashable {
     /// A string template: literal parts and `${expr}` interpolations.
     case template([HCLTemplatePart])
     case int(Int)
+    /// A decimal literal kept as written, e.g. `0.5`.
+    case decimal(String)
     case bool(Bool)
     case null
     /// A traversal such as `var.location` or `azurerm_api_management.main.id` or `x[0].y`.

@@ -340,7 +340,7 @@ struct TerraformGenerator {
                 block("container", [], [
                     attr("name", s("tollgate-runtime")),
                     attr("image", ref("var.runtime_image")),
-                    attr("cpu", ref("0.5")),
+                    attr("cpu", .decimal("0.5")),
                     attr("memory", s("1Gi")),
                     attr("args", .tuple(["serve", "--config", "/etc/tollgate/runtime-config", "--host", "0.0.0.0", "--port", String(port)].map(s))),
                     env("TOLLGATE_DATABASE_URL", "database-url", nil),

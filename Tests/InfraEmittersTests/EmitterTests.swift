@@ -153,3 +153,38 @@ import Testing
         """)
     }
 }
+
+/// No real Bicep compiler or `terraform validate` runs offline, so duplicate declarations (which
+/// the schema validators cannot see) are checked here.
+@Suite struct SymbolTests {
+    static let gateways: [(Gateway, InfrastructureOptions)] = [
+        (SampleGateway.gateway, .init()),
+        (ExistingServiceGateway.gateway, ExistingServiceGateway.options),
+        (LargeGateway.make(products: 3, apis: 2), .init()),
+    ]
+
+    @Test(arguments: 0..<3) func bicepSymbolsAreUniquePerFile(index: Int) throws {
+        let (gateway, options) = SymbolTests.gateways[index]
+        for (path, text) in try BicepEmitter.files(for: gateway, options: options) {
+            var seen = Set<String>()
+            for line in text.split(separator: "\n") {
+                let words = line.split(separator: " ")
+                guard words.count > 1, ["param", "var", "resource", "module"].contains(words[0]) else { continue }
+                #expect(seen.insert(String(words[1])).inserted, "\(path): '\(words[1])' declared twice")
+            }
+        }
+    }
+
+    @Test(arguments: 0..<3) func terraformAddressesAreUnique(index: Int) throws {
+        let (gateway, options) = SymbolTests.gateways[index]
+        var seen = Set<String>()
+        for (path, text) in try TerraformEmitter.files(for: gateway, options: options) {
+            for line in text.split(separator: "\n") where !line.hasPrefix(" ") && line.hasSuffix("{") {
+                let words = line.split(separator: " ").dropLast()
+                guard let kind = words.first, ["resource", "data", "variable", "output"].contains(kind) else { continue }
+                let address = words.joined(separator: " ")
+                #expect(seen.insert(address).inserted, "\(path): \(address) declared twice")
+            }
+        }
+    }
+}

@@ -41,7 +41,7 @@ resource namedValueTenantId 'Microsoft.ApiManagement/service/namedValues@2024-05
   }
 }
 
-resource namedValuePartnerApiKey 'Microsoft.ApiManagement/service/namedValues@2024-05-01' = {
+resource namedValuePartnerApiKey2 'Microsoft.ApiManagement/service/namedValues@2024-05-01' = {
   parent: service
   name: 'partner-api-key'
   properties: {
