@@ -1,3 +1,4 @@
+import Foundation
 import GatewayModel
 
 /// The gateway, checked and normalised for the emitters: references resolved, derived resources
@@ -133,10 +134,16 @@ struct InfraPlan: Sendable {
         pools = gateway.backendPools
 
         var apiIds = Set<String>()
+        var apiPaths: [String: String] = [:]
         for api in gateway.apis {
             guard apiIds.insert(api.id).inserted else {
                 throw InfrastructureError(element: "api \"\(api.id)\"", message: "duplicate API id", location: api.location)
             }
+            let path = api.path.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+            if let other = apiPaths[path] {
+                throw InfrastructureError(element: "api \"\(api.id)\"", message: "path \"\(api.path)\" is already used by api \"\(other)\"", location: api.location)
+            }
+            apiPaths[path] = api.id
             switch api.backend {
             case .backend(let id) where backendIds[id] == nil:
                 throw InfrastructureError(element: "api \"\(api.id)\"", message: "references unknown backend \"\(id)\"", location: api.location)
@@ -176,8 +183,11 @@ struct InfraPlan: Sendable {
             guard let backend = backendIds[deployment.backendId] else {
                 throw InfrastructureError(element: "provisionedDeployment \"\(deployment.deployment)\"", message: "references unknown backend \"\(deployment.backendId)\"", location: deployment.location)
             }
-            guard backend.deployment != nil else {
+            guard let declared = backend.deployment else {
                 throw InfrastructureError(element: "provisionedDeployment \"\(deployment.deployment)\"", message: "backend \"\(backend.id)\" declares no Azure OpenAI deployment", location: deployment.location)
+            }
+            guard declared.name == deployment.deployment, declared.sku.isProvisioned else {
+                throw InfrastructureError(element: "provisionedDeployment \"\(deployment.deployment)\"", message: "backend \"\(backend.id)\" deploys \"\(declared.name)\" (\(declared.sku.rawValue)), not a provisioned deployment named \"\(deployment.deployment)\"", location: deployment.location)
             }
         }
 

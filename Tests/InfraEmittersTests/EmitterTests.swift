@@ -66,6 +66,8 @@ import Testing
         #expect(failure { $0.backends[2].url = "https://example.com/v1" }?.element == "backend \"aoai-paygo-embeddings\"")
         #expect(failure { $0.provisionedDeployments[0].backendId = "ghost" }?.message.contains("ghost") == true)
         #expect(failure { $0.products[1].subscriptions.append(Subscription(id: "alpha-app")) }?.element == "subscription \"alpha-app\"")
+        #expect(failure { $0.provisionedDeployments[0].deployment = "gpt-4o" }?.element == "provisionedDeployment \"gpt-4o\"")
+        #expect(failure { $0.apis[1].path = "/openai" }?.message.contains("azure-openai") == true)
         // An existing PremiumV2 service is only referenced, so it is fine.
         #expect(failure { $0.service.sku = .premiumV2; $0.service.existing = true } == nil)
     }

@@ -1,0 +1,24 @@
+import Foundation
+import InfraEmitters
+import Testing
+
+/// Emits Bicep + Terraform for 1,000 products × 5 APIs and prints the time. A benchmark, not a
+/// timed test: run it with `TOLLGATE_BENCHMARK=1 swift test -c release --filter InfraEmittersTests.BenchmarkTests`.
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["TOLLGATE_BENCHMARK"] == "1"))
+struct BenchmarkTests {
+    @Test func thousandProductsFiveAPIs() throws {
+        let gateway = LargeGateway.make(products: 1000, apis: 5)
+        var best = Duration.seconds(1000)
+        var bytes = 0
+        var fileCount = 0
+        for _ in 0..<3 {
+            let clock = ContinuousClock()
+            var files: [String: String] = [:]
+            let elapsed = try clock.measure { files = try InfrastructureEmitter.files(for: gateway) }
+            best = min(best, elapsed)
+            bytes = files.values.reduce(0) { $0 + $1.utf8.count }
+            fileCount = files.count
+        }
+        print("benchmark: 1000 products x 5 APIs -> \(fileCount) files, \(bytes / 1024) KiB of Bicep + Terraform in \(best) (best of 3)")
+    }
+}
