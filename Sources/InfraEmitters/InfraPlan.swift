@@ -216,6 +216,9 @@ struct InfraPlan: Sendable {
             switch logger.kind {
             case .eventHub(let namespace, let hub):
                 let name = InfraPlan.namespaceName(namespace)
+                guard InfraPlan.isValidNamespaceName(name) else {
+                    throw InfrastructureError(element: "logger \"\(logger.id)\"", message: "Event Hub namespace \"\(name)\" must be 6–50 letters, digits and hyphens, start with a letter and end with a letter or digit", location: logger.location)
+                }
                 eventHubLoggers.append(EventHubLogger(id: logger.id, namespace: name, hub: hub))
                 if let index = namespaces.firstIndex(where: { $0.name == name }) {
                     if !namespaces[index].hubs.contains(hub) { namespaces[index].hubs.append(hub) }
@@ -316,6 +319,13 @@ struct InfraPlan: Sendable {
 
     static func isValidServiceName(_ name: String) -> Bool {
         guard (1...50).contains(name.count), let first = name.unicodeScalars.first, first.isASCII, first.properties.isAlphabetic
+        else { return false }
+        return name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-") }
+    }
+
+    static func isValidNamespaceName(_ name: String) -> Bool {
+        guard (6...50).contains(name.count), let first = name.unicodeScalars.first, first.isASCII, first.properties.isAlphabetic,
+              let last = name.last, last.isLetter || last.isNumber
         else { return false }
         return name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-") }
     }

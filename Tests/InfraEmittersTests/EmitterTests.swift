@@ -68,6 +68,7 @@ import Testing
         #expect(failure { $0.products[1].subscriptions.append(Subscription(id: "alpha-app")) }?.element == "subscription \"alpha-app\"")
         #expect(failure { $0.provisionedDeployments[0].deployment = "gpt-4o" }?.element == "provisionedDeployment \"gpt-4o\"")
         #expect(failure { $0.apis[1].path = "/openai" }?.message.contains("azure-openai") == true)
+        #expect(failure { $0.loggers[0].kind = .eventHub(namespace: "eh", hub: "usage") }?.element == "logger \"usage-eventhub\"")
         // An existing PremiumV2 service is only referenced, so it is fine.
         #expect(failure { $0.service.sku = .premiumV2; $0.service.existing = true } == nil)
     }

@@ -13,13 +13,23 @@ import Testing
     @Test func existingServiceGatewayPassesAllValidators() throws {
         try IaCKit.validate(ExistingServiceGateway.gateway, options: ExistingServiceGateway.options)
     }
+
+    /// The script CI runs on the example gateway's output.
+    @Test func validateInfrastructureScriptPasses() throws {
+        try #require(IaCKit.available, "iac-kit or its venvs missing")
+        let root = try IaCKit.writeOutput(SampleGateway.gateway)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let script = IaCKit.packageRoot.appendingPathComponent("scripts/validate-infrastructure.sh").path
+        let result = try IaCKit.run("/bin/bash", [script, root.path])
+        #expect(result.status == 0 && result.output.contains("all infrastructure validators passed"), "\(result.output)")
+    }
 }
 
 enum IaCKit {
-    /// `<package root>/../shared/iac-kit`
-    static let kit = URL(fileURLWithPath: #filePath)
+    static let packageRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("shared/iac-kit")
+    /// `<package root>/../shared/iac-kit`
+    static let kit = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/iac-kit")
     static let venvRoot: URL = {
         if let root = ProcessInfo.processInfo.environment["VENV_ROOT"] { return URL(fileURLWithPath: root) }
         return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/iac-kit-venvs")
@@ -41,16 +51,8 @@ enum IaCKit {
 
     static func validate(_ gateway: Gateway, options: InfrastructureOptions = .init()) throws {
         try #require(available, "iac-kit or its venvs missing: \(kit.path), \(venvRoot.path) (run the kit's setup.sh)")
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("tollgate-iac-\(UUID().uuidString)")
+        let root = try writeOutput(gateway, options: options)
         defer { try? FileManager.default.removeItem(at: root) }
-        var files = try InfrastructureEmitter.files(for: gateway, options: options)
-        for (path, text) in placeholderPolicies(for: gateway) { files[path] = text }
-        files["infrastructure/runtime-config.json"] = "{\n  \"version\": 1\n}\n"
-        for (path, text) in files {
-            let url = root.appendingPathComponent(path)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try Data(text.utf8).write(to: url)
-        }
         let bicep = root.appendingPathComponent("infrastructure/bicep").path
         let terraform = root.appendingPathComponent("infrastructure/terraform").path
         func python(_ venv: String) -> String { venvRoot.appendingPathComponent("\(venv)/bin/python").path }
@@ -69,6 +71,21 @@ enum IaCKit {
             #expect(result.status == 0 && result.output.contains("Passed checks") && !result.output.contains("Parsing errors"),
                     "checkov \(framework):\n\(result.output)")
         }
+    }
+
+    /// Writes the generated infrastructure plus placeholder policy files and runtime configuration
+    /// into a fresh temporary output root laid out like `tollgate build`'s.
+    static func writeOutput(_ gateway: Gateway, options: InfrastructureOptions = .init()) throws -> URL {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("tollgate-iac-\(UUID().uuidString)")
+        var files = try InfrastructureEmitter.files(for: gateway, options: options)
+        for (path, text) in placeholderPolicies(for: gateway) { files[path] = text }
+        files["infrastructure/runtime-config.json"] = "{\n  \"version\": 1\n}\n"
+        for (path, text) in files {
+            let url = root.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: url)
+        }
+        return root
     }
 
     /// One policy file per scope, laid out like the policy compiler writes them.
