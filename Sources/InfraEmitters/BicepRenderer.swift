@@ -116,21 +116,25 @@ public enum BicepRenderer {
 
     /// Bicep string escapes: `\\`, `\'`, `\${`, `\n`, `\r`, `\t`.
     static func escape(_ text: String) -> String {
+        // Fast path: nothing to escape (the common case for names and ids).
+        if !text.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "'") || $0 == UInt8(ascii: "{") || $0 < 0x20 }) {
+            return text
+        }
         var s = ""
-        var previous: Character?
-        for ch in text {
-            switch ch {
+        var previous: Unicode.Scalar?
+        for scalar in text.unicodeScalars {
+            switch scalar {
             case "\\": s += "\\\\"
             case "'": s += "\\'"
             case "\n": s += "\\n"
             case "\r": s += "\\r"
             case "\t": s += "\\t"
             case "{" where previous == "$":
-                s.removeLast()
+                s.unicodeScalars.removeLast()
                 s += "\\${"
-            default: s.append(ch)
+            default: s.unicodeScalars.append(scalar)
             }
-            previous = ch
+            previous = scalar
         }
         return s
     }

@@ -159,21 +159,25 @@ public enum HCLRenderer {
 
     /// HCL string escapes, plus `$${` / `%%{` so literal text never becomes a template.
     static func escape(_ text: String) -> String {
+        // Fast path: nothing to escape (the common case for names and ids).
+        if !text.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "{") || $0 < 0x20 }) {
+            return text
+        }
         var s = ""
-        var previous: Character?
-        for ch in text {
-            switch ch {
+        var previous: Unicode.Scalar?
+        for scalar in text.unicodeScalars {
+            switch scalar {
             case "\\": s += "\\\\"
             case "\"": s += "\\\""
             case "\n": s += "\\n"
             case "\r": s += "\\r"
             case "\t": s += "\\t"
             case "{" where previous == "$" || previous == "%":
-                s.append(previous!)
-                s.append("{")
-            default: s.append(ch)
+                s.unicodeScalars.append(previous!)
+                s += "{"
+            default: s.unicodeScalars.append(scalar)
             }
-            previous = ch
+            previous = scalar
         }
         return s
     }

@@ -113,6 +113,12 @@ import Testing
         #expect(BicepRenderer.render(file) == "var x = 'it\\'s \\${not} a \\\\ hole\\n'\n")
     }
 
+    @Test func lineBreaksAreEscapedEvenAsCRLF() {
+        #expect(BicepRenderer.escape("a\r\nb") == "a\\r\\nb")
+        #expect(HCLRenderer.escape("a\r\nb \"q\"") == "a\\r\\nb \\\"q\\\"")
+        #expect(HCLRenderer.escape("100%{x} $${y}") == "100%%{x} $$${y}")
+    }
+
     @Test func bicepInterpolationAndObjects() {
         let file = BicepFile([.variable(name: "o", value: .object([
             BicepProperty("name", .interpolated([.expr(.identifier("base")), .literal("-runtime")])),
