@@ -103,16 +103,18 @@ struct BicepGenerator {
     mutating func mainFile() -> BicepFile {
         let service = plan.service
         let runtime = plan.gateway.runtime
-        var statements = BicepGenerator.header("Tollgate gateway \(plan.gateway.name): API Management, Azure OpenAI, runtime and logging.")
+        var statements = BicepGenerator.header("Everything the Tollgate gateway \(plan.gateway.name) needs, generated from its description.")
         statements.append(.metadata(name: "name", value: s("tollgate-\(plan.baseName)")))
 
-        // Parameters.
-        statements.append(BicepGenerator.locationParam)
+        // Parameters (location and tags only when something new is created outside APIM's content).
+        let createsResources = !service.existing || plan.needsWorkspace || plan.deployedRuntime != nil
+            || !plan.eventHubNamespaces.isEmpty || !plan.openAIAccounts.isEmpty
+        if createsResources { statements.append(BicepGenerator.locationParam) }
         statements.append(.param(name: "baseName", type: .string, defaultValue: s(plan.baseName), decorators: [
             .description("Optional. Prefix of the names of derived resources (runtime, workspace, Application Insights)."),
             .minLength(2), .maxLength(20),
         ]))
-        statements.append(BicepGenerator.tagsParam)
+        if createsResources { statements.append(BicepGenerator.tagsParam) }
         statements.append(.param(name: "apimName", type: .string, defaultValue: s(service.name), decorators: [
             .description(service.existing ? "Optional. Name of the existing API Management service." : "Optional. Name of the API Management service."),
             .minLength(1), .maxLength(50),
