@@ -43,6 +43,7 @@ struct TerraformGenerator {
     var fragmentAddresses: [String: String] = [:]
     var apiAddresses: [String: String] = [:]
     var appInsightsAddresses: [String: String] = [:]  // component suffix → address
+    var eventHubSenderAddresses: [String: String] = [:]  // namespace → role assignment address
 
     init(plan: InfraPlan) { self.plan = plan }
 
@@ -359,7 +360,7 @@ struct TerraformGenerator {
 
     // MARK: event_hub.tf
 
-    func eventHub() -> HCLFile {
+    mutating func eventHub() -> HCLFile {
         var items: [HCLBodyItem] = [TerraformGenerator.header("Event Hub namespaces and hubs of the gateway's Event Hub loggers, with send rights for APIM's identity.")]
         var namespaces = SymbolTable(style: .snake)
         var hubs = SymbolTable(style: .snake)
@@ -384,8 +385,10 @@ struct TerraformGenerator {
                     attr("message_retention", .int(1)),
                 ]))
             }
+            let roleName = roles.make(name, "apim_sender")
+            eventHubSenderAddresses[namespace.name] = "azurerm_role_assignment.\(roleName)"
             items.append(TerraformGenerator.roleAssignment(
-                name: roles.make(name, "apim_sender"), scope: "azurerm_eventhub_namespace.\(name).id",
+                name: roleName, scope: "azurerm_eventhub_namespace.\(name).id",
                 principal: ref("local.apim_principal_id"), roleLocal: "local.event_hubs_data_sender_role_id"))
         }
         return HCLFile(items)
@@ -499,9 +502,6 @@ struct TerraformGenerator {
             if let eventHub = plan.eventHubLoggers.first(where: { $0.id == logger.id }) {
                 let name = azapiNames.make("logger", logger.id)
                 loggerAddresses.append("azapi_resource.\(name)")
-                let namespace = plan.eventHubNamespaces.firstIndex { $0.name == eventHub.namespace }.map { _ in
-                    SymbolTable.snakeName(eventHub.namespace)
-                }
                 items.append(.comment("azurerm's eventhub logger block takes a connection string or a user-assigned identity only;\nthe system-assigned identity needs the ARM body."))
                 items.append(resource("azapi_resource", name, [
                     attr("type", s("Microsoft.ApiManagement/service/loggers@\(apimVersion)")),
@@ -518,7 +518,7 @@ struct TerraformGenerator {
                             ("name", s(eventHub.hub)),
                         ])),
                     ]))])),
-                ] + dependsOn(namespace.map { ["azurerm_role_assignment.\($0)_apim_sender"] } ?? [])))
+                ] + dependsOn(eventHubSenderAddresses[eventHub.namespace].map { [$0] } ?? [])))
             } else if let insights = plan.appInsightsLoggers.first(where: { $0.id == logger.id }) {
                 let name = loggerNames.make("", logger.id)
                 let address = "azurerm_api_management_logger.\(name)"
@@ -759,13 +759,5 @@ struct TerraformGenerator {
                 .tuple(plan.openAIAccounts.map { ref("azurerm_cognitive_account.\(table.make("", $0.name)).endpoint") })))
         }
         return HCLFile(items)
-    }
-}
-
-extension SymbolTable {
-    /// A one-off snake-case name (same rule as `make`, without collision tracking).
-    static func snakeName(_ id: String) -> String {
-        var table = SymbolTable(style: .snake)
-        return table.make("", id)
     }
 }
