@@ -87,6 +87,21 @@ import Testing
         #expect(namedValues.contains("value               = var.runtime_url"))
     }
 
+    @Test func minimalGatewayEmitsServiceAndGlobalPolicyOnly() throws {
+        let gateway = Gateway(name: "m", service: APIMService(name: "m-apim", sku: .consumption))
+        let files = try InfrastructureEmitter.files(for: gateway)
+        #expect(Set(files.keys) == [
+            "infrastructure/bicep/main.bicep", "infrastructure/bicep/modules/apim-service.bicep",
+            "infrastructure/bicep/modules/apim-policies.bicep",
+            "infrastructure/terraform/versions.tf", "infrastructure/terraform/variables.tf", "infrastructure/terraform/main.tf",
+            "infrastructure/terraform/apim_policies.tf", "infrastructure/terraform/outputs.tf",
+        ])
+        // Consumption runs with capacity 0; publisher details without defaults become required inputs.
+        #expect(files["infrastructure/bicep/main.bicep"]!.contains("param apimSkuCapacity int = 0"))
+        #expect(files["infrastructure/bicep/main.bicep"]!.contains("param publisherEmail string\n"))
+        #expect(files["infrastructure/terraform/variables.tf"]!.contains("default     = \"Consumption\""))
+    }
+
     @Test func poolsCarryNoUrlProtocolOrBreaker() throws {
         let files = try InfrastructureEmitter.files(for: SampleGateway.gateway)
         let bicep = try #require(files["infrastructure/bicep/modules/apim-backends.bicep"])

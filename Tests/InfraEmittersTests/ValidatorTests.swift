@@ -14,6 +14,10 @@ import Testing
         try IaCKit.validate(ExistingServiceGateway.gateway, options: ExistingServiceGateway.options)
     }
 
+    @Test func minimalConsumptionGatewayPassesAllValidators() throws {
+        try IaCKit.validate(Gateway(name: "m", service: APIMService(name: "m-apim", sku: .consumption, publisherEmail: "a@b.c", publisherName: "M")))
+    }
+
     /// The script CI runs on the example gateway's output.
     @Test func validateInfrastructureScriptPasses() throws {
         try #require(IaCKit.available, "iac-kit or its venvs missing")
