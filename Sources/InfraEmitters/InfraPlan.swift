@@ -77,6 +77,18 @@ struct InfraPlan: Sendable {
         self.options = options
         baseName = InfraPlan.baseName(for: gateway.name)
 
+        guard ["Standard", "Premium"].contains(options.eventHubSku) else {
+            throw InfrastructureError(element: "options.eventHubSku", message: "must be Standard or Premium, got \"\(options.eventHubSku)\"")
+        }
+        guard (0...30).contains(options.runtimeMinReplicas), (1...30).contains(options.runtimeMaxReplicas),
+              options.runtimeMinReplicas <= options.runtimeMaxReplicas
+        else {
+            throw InfrastructureError(element: "options.runtimeMinReplicas/runtimeMaxReplicas", message: "need 0 ≤ min ≤ max, 1 ≤ max ≤ 30")
+        }
+        guard (1...65535).contains(options.runtimePort) else {
+            throw InfrastructureError(element: "options.runtimePort", message: "must be a TCP port, got \(options.runtimePort)")
+        }
+
         let service = gateway.service
         guard InfraPlan.isValidServiceName(service.name) else {
             throw InfrastructureError(

@@ -73,6 +73,15 @@ import Testing
         #expect(failure { $0.service.sku = .premiumV2; $0.service.existing = true } == nil)
     }
 
+    @Test func invalidOptionsAreErrors() {
+        #expect(throws: InfrastructureError.self) {
+            try InfrastructureEmitter.files(for: SampleGateway.gateway, options: InfrastructureOptions(eventHubSku: "Basic"))
+        }
+        #expect(throws: InfrastructureError.self) {
+            try InfrastructureEmitter.files(for: SampleGateway.gateway, options: InfrastructureOptions(runtimeMinReplicas: 3, runtimeMaxReplicas: 2))
+        }
+    }
+
     @Test func existingServiceIsReferencedNotCreated() throws {
         let files = try InfrastructureEmitter.files(for: ExistingServiceGateway.gateway, options: ExistingServiceGateway.options)
         let main = try #require(files["infrastructure/bicep/main.bicep"])
