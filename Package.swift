@@ -14,7 +14,6 @@ let package = Package(
         .library(name: "PolicyXML", targets: ["PolicyXML"]),
         .library(name: "PolicyCompiler", targets: ["PolicyCompiler"]),
         .library(name: "Tokenizer", targets: ["Tokenizer"]),
-        .library(name: "InfraEmitters", targets: ["InfraEmitters"]),
         .library(name: "TollgateCLI", targets: ["TollgateCLI"]),
         .executable(name: "tollgate", targets: ["tollgate"]),
         .executable(name: "contoso-gateway", targets: ["ContosoGateway"]),
