@@ -28,9 +28,10 @@ public enum HCLRenderer {
         var run: [(key: String, value: String)] = []
 
         func flush() {
-            let width = run.map(\.key.count).max() ?? 0
+            // Keys are ASCII identifiers or quoted strings; terraform fmt counts bytes.
+            let width = run.map(\.key.utf8.count).max() ?? 0
             for entry in run {
-                lines.append(indent(level) + entry.key + String(repeating: " ", count: width - entry.key.count) + " = " + entry.value)
+                lines.append(indent(level) + entry.key + String(repeating: " ", count: width - entry.key.utf8.count) + " = " + entry.value)
             }
             run.removeAll()
         }
@@ -40,7 +41,7 @@ public enum HCLRenderer {
             case .attribute(let attribute):
                 let value = expr(attribute.value, level)
                 let key = attributeKey(attribute.name)
-                if value.contains("\n") {
+                if value.utf8.contains(UInt8(ascii: "\n")) {
                     flush()
                     lines.append(indent(level) + key + " = " + value)
                 } else {
@@ -135,7 +136,7 @@ public enum HCLRenderer {
             if items.isEmpty { return "[]" }
             if items.allSatisfy(isScalar) {
                 let line = "[" + items.map { expr($0, level) }.joined(separator: ", ") + "]"
-                if line.count <= 100 { return line }
+                if line.utf8.count <= 100 { return line }
             }
             return "[\n" + items.map { indent(level + 1) + expr($0, level + 1) + ",\n" }.joined() + indent(level) + "]"
         case .forTuple(let key, let value, let source, let body):
