@@ -304,7 +304,7 @@ extension BicepGenerator {
                 ("properties", obj([
                     ("customSubDomainName", s(account.name)),
                     ("publicNetworkAccess", s("Enabled")),
-                    ("disableLocalAuth", .bool(true)),
+                    ("disableLocalAuth", .bool(account.disableLocalAuth)),
                 ])),
             ]))
             var previous: String?

@@ -7,6 +7,8 @@ struct InfraPlan: Sendable {
     struct OpenAIAccount: Sendable, Hashable {
         var name: String
         var deployments: [AzureOpenAIDeployment]
+        /// Key authentication is turned off unless an API reaches this account without managed identity.
+        var disableLocalAuth = true
     }
 
     struct EventHubNamespace: Sendable, Hashable {
@@ -293,6 +295,22 @@ struct InfraPlan: Sendable {
                 }
             } else {
                 accounts.append(OpenAIAccount(name: account, deployments: [deployment]))
+            }
+        }
+        // An API without managed-identity authentication needs the account's keys.
+        for api in gateway.apis where api.authentication == nil {
+            let targets: [String]
+            switch api.backend {
+            case .backend(let id): targets = [id]
+            case .pool(let id): targets = gateway.backendPools.first { $0.id == id }?.members.map(\.backendId) ?? []
+            case .url: targets = []
+            }
+            for id in targets {
+                guard let url = backendIds[id]?.url,
+                      let account = InfraPlan.openAIAccountName(fromURL: url),
+                      let index = accounts.firstIndex(where: { $0.name == account })
+                else { continue }
+                accounts[index].disableLocalAuth = false
             }
         }
         openAIAccounts = accounts

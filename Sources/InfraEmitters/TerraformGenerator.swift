@@ -410,7 +410,7 @@ struct TerraformGenerator {
                 attr("kind", s("OpenAI")),
                 attr("sku_name", s("S0")),
                 attr("custom_subdomain_name", s(account.name)),
-                attr("local_auth_enabled", .bool(false)),
+                attr("local_auth_enabled", .bool(!account.disableLocalAuth)),
                 attr("public_network_access_enabled", .bool(true)),
                 attr("tags", ref("var.tags")),
                 block("identity", [], [attr("type", s("SystemAssigned"))]),

@@ -73,6 +73,16 @@ import Testing
         #expect(failure { $0.service.sku = .premiumV2; $0.service.existing = true } == nil)
     }
 
+    @Test func keyAuthStaysOnOnlyForAccountsReachedWithoutManagedIdentity() throws {
+        var gateway = SampleGateway.gateway
+        gateway.apis[1].authentication = nil  // embeddings → contoso-paygo-sweden
+        let bicep = try #require(try BicepEmitter.files(for: gateway)["infrastructure/bicep/modules/openai.bicep"])
+        #expect(bicep.components(separatedBy: "disableLocalAuth: true").count - 1 == 1)
+        #expect(bicep.components(separatedBy: "disableLocalAuth: false").count - 1 == 1)
+        let tf = try #require(try TerraformEmitter.files(for: gateway)["infrastructure/terraform/openai.tf"])
+        #expect(tf.contains("local_auth_enabled            = true"))
+    }
+
     @Test func invalidOptionsAreErrors() {
         #expect(throws: InfrastructureError.self) {
             try InfrastructureEmitter.files(for: SampleGateway.gateway, options: InfrastructureOptions(eventHubSku: "Basic"))
