@@ -61,12 +61,14 @@ let package = Package(
         .target(
             name: "TollgateCLI",
             dependencies: [
-                "GatewayModel", "PolicyXML", "PolicyCompiler", "Diagnostics", "Tokenizer",
+                "GatewayModel", "PolicyXML", "PolicyCompiler", "Diagnostics", "Tokenizer", "InfraEmitters",
                 "GatewayRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
+        // Bicep and Terraform syntax trees, renderers and the model → infrastructure emitters.
+        .target(name: "InfraEmitters", dependencies: ["GatewayModel"], swiftSettings: strict),
         .executableTarget(name: "tollgate", dependencies: ["TollgateCLI"], swiftSettings: strict),
         // The example gateway: `swift run contoso-gateway build`.
         .executableTarget(
@@ -132,6 +134,7 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
             ]
         ),
+        .testTarget(name: "InfraEmittersTests", dependencies: ["InfraEmitters"], exclude: ["Golden"]),
     ],
     swiftLanguageModes: [.v6]
 )
