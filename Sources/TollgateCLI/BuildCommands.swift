@@ -2,6 +2,7 @@ import ArgumentParser
 import Diagnostics
 import Foundation
 import GatewayModel
+import InfraEmitters
 import PolicyCompiler
 import PolicyXML
 
@@ -20,12 +21,12 @@ struct OutputOptions: ParsableArguments {
 
     /// Compiles the gateway and prints its diagnostics; throws exit 1 when there are errors.
     func compile(_ gateway: Gateway) throws -> GeneratedOutput {
-        let output = GatewayCompiler(format: xml).compile(gateway)
-        if !output.diagnostics.isEmpty {
-            FileHandle.standardError.write(Data(DiagnosticRenderer.render(output.diagnostics, format: format).utf8))
+        let (output, diagnostics) = GeneratedOutput.generate(gateway, xml: xml)
+        if !diagnostics.isEmpty {
+            FileHandle.standardError.write(Data(DiagnosticRenderer.render(diagnostics, format: format).utf8))
         }
-        if output.hasErrors { throw ExitStatus.findings }
-        return GeneratedOutput(files: output.files, managedFolders: ["policies"])
+        guard let output, !diagnostics.contains(where: { $0.severity == .error }) else { throw ExitStatus.findings }
+        return output
     }
 }
 

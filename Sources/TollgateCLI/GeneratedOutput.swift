@@ -1,11 +1,39 @@
+import Diagnostics
 import Foundation
+import GatewayModel
+import InfraEmitters
+import PolicyCompiler
+import PolicyXML
 
 /// The files a build produces, and how they compare with what is on disk.
 struct GeneratedOutput {
     /// Relative path → contents.
     var files: [String: String]
     /// Folders the build owns completely: a file there that the build did not produce is stale.
-    var managedFolders: [String]
+    var managedFolders: [String] = GeneratedOutput.managedFolders
+
+    static let managedFolders = ["policies", "infrastructure/bicep", "infrastructure/terraform"]
+
+    /// Everything `build` writes for a gateway: policies, runtime configuration, Bicep and Terraform.
+    /// Returns nil output when the gateway has errors; diagnostics are returned either way.
+    static func generate(_ gateway: Gateway, xml: XMLWriter.Format = .raw) -> (GeneratedOutput?, [Diagnostic]) {
+        let compiled = GatewayCompiler(format: xml).compile(gateway)
+        guard !compiled.hasErrors else { return (nil, compiled.diagnostics) }
+        do {
+            let infrastructure = try InfrastructureEmitter.files(for: gateway)
+            let files = compiled.files.merging(infrastructure) { policy, _ in policy }
+            return (GeneratedOutput(files: files), compiled.diagnostics)
+        } catch let error as InfrastructureError {
+            let diagnostic = Diagnostic(
+                id: DiagnosticID.infrastructure.rawValue, severity: .error, message: "\(error.element): \(error.message)",
+                location: Diagnostic.Location(file: error.location?.fileID, line: error.location?.line, path: error.element))
+            return (nil, compiled.diagnostics + [diagnostic])
+        } catch {
+            let diagnostic = Diagnostic(
+                id: DiagnosticID.infrastructure.rawValue, severity: .error, message: "\(error)", location: Diagnostic.Location(path: "infrastructure"))
+            return (nil, compiled.diagnostics + [diagnostic])
+        }
+    }
 
     enum Change: Equatable {
         case added(String)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import GatewayModel
 
 /// The Tollgate command line as a library.
@@ -10,13 +11,32 @@ public enum TollgateCLI {
     /// Runs the CLI for a gateway defined in Swift.
     public static func main(_ gateway: Gateway) async {
         await GatewayContext.$current.withValue(gateway) {
-            await GatewayRootCommand.main()
+            await run(GatewayRootCommand.self)
         }
     }
 
     /// Runs the generic `tollgate` CLI.
     public static func main() async {
-        await RootCommand.main()
+        await run(RootCommand.self)
+    }
+
+    /// Parses and runs a command; usage errors exit 2 (not ArgumentParser's 64) so CI can tell
+    /// them from findings.
+    static func run<Root: AsyncParsableCommand>(_ root: Root.Type, arguments: [String]? = nil) async {
+        do {
+            var command = try root.parseAsRoot(arguments)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if root.exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((root.fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(ExitStatus.failure.rawValue)
+            }
+            root.exit(withError: error)
+        }
     }
 }
 
@@ -66,7 +86,10 @@ struct GatewayRootCommand: AsyncParsableCommand {
 }
 
 enum GenericCommands {
-    static var all: [any ParsableCommand.Type] { [ValidateCommand.self, FmtCommand.self, DiffCommand.self, ImportCommand.self] }
+    static var all: [any ParsableCommand.Type] { [
+            ValidateCommand.self, FmtCommand.self, DiffCommand.self, ImportCommand.self, TokensCommand.self,
+            EncodingsCommand.self, ServeCommand.self,
+        ] }
 }
 
 enum ProcessName {
