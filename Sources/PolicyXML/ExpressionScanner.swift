@@ -370,8 +370,19 @@ struct ExpressionScanner {
     private mutating func record(start: Int, end: Int, context: PolicyExpression.Context, quote: UInt8?) {
         let slice = b[start..<end]
         let source = String(decoding: slice, as: UTF8.self)
-        let wellFormed = Self.isWellFormedXML(slice, quote: quote)
-        var value = wellFormed ? Self.decodeReferences(source) : source
+        var wellFormed = Self.isWellFormedXML(slice, quote: quote)
+        var value = source
+        if wellFormed {
+            // Decoded, it must still be one expression (`"a&#10;b"` is fine raw but not decoded):
+            // otherwise the references are taken as written, in APIM's raw format.
+            let decoded = Self.decodeReferences(source)
+            let bytes = Array(decoded.utf8)
+            if decoded == source || (try? ExpressionLexer.expressionEnd(in: bytes, from: 0)) == bytes.count {
+                value = decoded
+            } else {
+                wellFormed = false
+            }
+        }
         if value.utf8.contains(0x0D) { value = Self.foldLineEnds(value) }
         let index = result.expressions.count
         result.expressions.append(

@@ -255,6 +255,7 @@ private struct TreeBuilder {
             if let index = scannedAttribute.expression {
                 attributes.append(XMLAttribute(scannedAttribute.name, scanned.expressions[index].value, position: position))
             } else if let value = values[scannedAttribute.name] {
+                try checkNotHalfExpression(value, at: scannedAttribute.offset, what: "attribute '\(scannedAttribute.name)'")
                 attributes.append(XMLAttribute(scannedAttribute.name, value, position: position))
             } else {
                 throw fail(
@@ -269,7 +270,11 @@ private struct TreeBuilder {
             case XML_ELEMENT_NODE:
                 children.append(.element(try element(current)))
             case XML_TEXT_NODE:
-                children.append(.text(restore(Self.string(current.pointee.content))))
+                let text = Self.string(current.pointee.content)
+                if !text.utf8.contains(ExpressionScanner.markerOpen[0]) {
+                    try checkNotHalfExpression(text, at: tag.offset, what: "the text of <\(name)>")
+                }
+                children.append(.text(restore(text)))
             case XML_CDATA_SECTION_NODE:
                 children.append(.cdata(Self.string(current.pointee.content)))
             case XML_COMMENT_NODE:
@@ -284,6 +289,21 @@ private struct TreeBuilder {
             child = current.pointee.next
         }
         return XMLElement(name, attributes: attributes, children: children, position: scanned.position(of: tag.offset))
+    }
+
+    /// A value that starts like an expression (`@(`, `@{`) must be exactly one complete expression:
+    /// APIM compiles it as C#, so `@(a) + @(b)` or a half-deleted `@{ … ` is an error, not text.
+    private func checkNotHalfExpression(_ value: String, at offset: Int, what: String) throws(PolicyParseError) {
+        let trimmed = value.trimmingXMLWhitespace()
+        guard trimmed.hasPrefix("@(") || trimmed.hasPrefix("@{"), !trimmed.isPolicyExpression else { return }
+        let bytes = Array(trimmed.utf8)
+        var reason = "it continues after the expression ends"
+        do {
+            _ = try ExpressionLexer.expressionEnd(in: bytes, from: 0)
+        } catch {
+            reason = error.message
+        }
+        throw fail(.expression, offset, "\(what) starts with an expression but is not one complete expression (\(reason))", [])
     }
 
     /// Puts expressions back in place of their placeholders (and the line breaks that follow them).

@@ -253,3 +253,42 @@ func readError(_ text: String) -> PolicyParseError? { readError(Array(text.utf8)
         #expect(readError("<policies>\n<!-- x\n</policies>")?.line == 2)
     }
 }
+
+/// Inputs the fuzz test found; each must either be rejected or survive a write/read round trip.
+@Suite struct FuzzRegressionTests {
+    private func roundTrips(_ text: String) throws -> Bool {
+        let file = try read(text)
+        for format in XMLWriter.Format.allCases {
+            let again = try read(PolicyFormatter.format(file, as: format))
+            if !SemanticDiff.compare(file.root, again.root).isEmpty { return false }
+        }
+        return true
+    }
+
+    @Test func valueThatOnlyStartsLikeAnExpressionIsRejected() {
+        let error = readError(#"<policies><inbound><when condition="@(a)b() &lt;= 3)" /></inbound></policies>"#)
+        #expect(error?.kind == .expression)
+        #expect(error?.message.contains("attribute 'condition'") == true)
+        #expect(readError("<policies><inbound><set-body>@(a) + @(b)</set-body></inbound></policies>")?.kind == .expression)
+    }
+
+    @Test func carriageReturnEndsAStringLiteral() {
+        #expect(readError("<policies><inbound><set-body>@(\"a\rb\")</set-body></inbound></policies>")?.kind == .expression)
+    }
+
+    @Test func referenceThatBreaksTheExpressionWhenDecodedIsKeptAsWritten() throws {
+        let text = #"<policies><inbound><set-header name="a" exists-action="override"><value>@("Be&#10;arer " + x)</value></set-header></inbound></policies>"#
+        let file = try read(text)
+        #expect(file.root.elements[0].elements[0].elements[0].text == #"@("Be&#10;arer " + x)"#)
+        #expect(file.sourceFormat == .raw)
+        #expect(try roundTrips(text))
+    }
+
+    @Test func isPolicyExpressionNeedsOneCompleteExpression() {
+        #expect("@(a)".isPolicyExpression)
+        #expect(" @{ return 1; } ".isPolicyExpression)
+        #expect(!"@(a) + @(b)".isPolicyExpression)
+        #expect(!"@{ // x }".isPolicyExpression)
+        #expect(!"(a)".isPolicyExpression)
+    }
+}
