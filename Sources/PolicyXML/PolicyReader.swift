@@ -74,8 +74,8 @@ public enum PolicyReader {
         } catch {
             throw fail(error.kind, error.offset, error.message, error.related.map { ($0.offset, $0.message) })
         }
-        let placeholderLines = LineTable(scanned.text)
         func failAt(_ kind: PolicyParseError.Kind, line: Int, column: Int, _ message: String) -> PolicyParseError {
+            let placeholderLines = LineTable(scanned.text)
             let offset = scanned.originalOffset(of: placeholderLines.offset(line: line, column: column))
             return fail(kind, offset, message)
         }
@@ -294,6 +294,8 @@ private struct TreeBuilder {
     /// A value that starts like an expression (`@(`, `@{`) must be exactly one complete expression:
     /// APIM compiles it as C#, so `@(a) + @(b)` or a half-deleted `@{ … ` is an error, not text.
     private func checkNotHalfExpression(_ value: String, at offset: Int, what: String) throws(PolicyParseError) {
+        guard let first = value.utf8.first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }), first == 0x40
+        else { return }
         let trimmed = value.trimmingXMLWhitespace()
         guard trimmed.hasPrefix("@(") || trimmed.hasPrefix("@{"), !trimmed.isPolicyExpression else { return }
         let bytes = Array(trimmed.utf8)
