@@ -289,7 +289,12 @@ struct ExpressionScanner {
                     j = plainEnd + 1
                     continue
                 }
-                let end = try lex(at: e)
+                let end: Int
+                do {
+                    end = try lex(at: e)
+                } catch {
+                    throw attributeExpressionError(error, start: e, quote: plainEnd, attribute: attributeName)
+                }
                 var k = end
                 while k < b.count && isSpace(b[k]) { k += 1 }
                 if k < b.count && b[k] == delimiter {
@@ -349,6 +354,26 @@ struct ExpressionScanner {
             if error.offset != start && error.relatedOffset != start { related.append((start, "the expression starts here")) }
             throw ScanError(kind: .expression, offset: error.offset, message: error.message, related: related)
         }
+    }
+
+    /// When the raw lexer fails on an attribute expression but the attribute plainly ends at its first
+    /// closing quote (followed by `>` or `/>`), the expression itself is incomplete: say so at its start.
+    private func attributeExpressionError(_ error: ScanError, start: Int, quote: Int, attribute: String) -> ScanError {
+        guard quote < b.count, error.offset >= quote else { return error }
+        var k = quote + 1
+        while k < b.count && isSpace(b[k]) { k += 1 }
+        guard k < b.count, b[k] == gt || (b[k] == slash && k + 1 < b.count && b[k + 1] == gt) else { return error }
+        let decoded = Array(Self.decodeReferences(String(decoding: b[start..<quote], as: UTF8.self)).utf8)
+        var reason = "it is not complete"
+        do {
+            _ = try ExpressionLexer.expressionEnd(in: decoded, from: 0)
+        } catch {
+            reason = error.message
+        }
+        return ScanError(
+            kind: .expression, offset: start,
+            message: "the expression in attribute '\(attribute)' is not complete before the closing quote: \(reason)",
+            related: [(quote, "the attribute value ends here")])
     }
 
     /// The end of an expression written as well-formed XML that fills `b[start..<limit]` (up to
