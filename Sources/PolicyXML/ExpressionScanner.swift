@@ -439,7 +439,9 @@ struct ExpressionScanner {
                 return false
             }
             if c == UInt8(ascii: "&") {
-                guard let end = slice[i...].firstIndex(of: UInt8(ascii: ";")), end - i <= 12,
+                // References are short: look for the ';' in a bounded window (linear time overall).
+                let window = slice[i..<min(slice.endIndex, i + 13)]
+                guard let end = window.firstIndex(of: UInt8(ascii: ";")),
                     decodeReference(String(decoding: slice[(i + 1)..<end], as: UTF8.self)) != nil
                 else { return false }
                 i = end
@@ -474,7 +476,7 @@ struct ExpressionScanner {
         var rest = Substring(text)
         while let amp = rest.firstIndex(of: "&") {
             result += rest[..<amp]
-            guard let semicolon = rest[amp...].firstIndex(of: ";"),
+            guard let semicolon = rest[amp...].prefix(13).firstIndex(of: ";"),
                 let decoded = decodeReference(String(rest[rest.index(after: amp)..<semicolon]))
             else {
                 result += "&"

@@ -293,3 +293,21 @@ func readError(_ text: String) -> PolicyParseError? { readError(Array(text.utf8)
         #expect(!"(a)".isPolicyExpression)
     }
 }
+
+@Suite struct ScaleTests {
+    /// Large inputs with many ampersands, comments and expressions are read in linear time.
+    @Test func largeInputsStayFast() throws {
+        let expression = "@(" + String(repeating: "a && ", count: 20_000) + "b)"
+        var text = "<policies><inbound>"
+        for index in 0..<2_000 {
+            text += "<!-- \(index) --><set-variable name=\"v\(index)\" value=\"@(context.Variables[\"x\"] &lt; \(index))\" />\n"
+        }
+        text += "<set-body>\(expression)</set-body></inbound></policies>"
+        let clock = ContinuousClock()
+        let started = clock.now
+        let file = try read(text)
+        #expect(file.root.elements[0].elements.count == 2_001)
+        #expect(file.expressions.count == 2_001)
+        #expect(clock.now - started < .seconds(5))
+    }
+}
