@@ -78,6 +78,10 @@ import Testing
             #expect(twiceDocument.sourceFormat == document.sourceFormat, "\(path): fmt changed the file's format")
             #expect(SemanticDiff.compare(document.root, twiceDocument.root).isEmpty, "\(path)")
             let source = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n")
+            for expression in document.expressions {
+                let written = expression.source.replacingOccurrences(of: "\r\n", with: "\n")
+                #expect(once.contains(written), "\(path): expression at \(expression.position) not kept byte for byte")
+            }
             for comment in comments(document.root) + document.leadingComments + document.trailingComments {
                 #expect(once.contains("<!--\(comment)-->"), "\(path): comment changed")
                 #expect(source.contains("<!--\(comment)-->"), "\(path): comment not byte-exact")
