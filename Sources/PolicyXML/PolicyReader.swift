@@ -254,7 +254,9 @@ private struct TreeBuilder {
             let position = scanned.position(of: scannedAttribute.offset)
             if let index = scannedAttribute.expression {
                 attributes.append(XMLAttribute(scannedAttribute.name, scanned.expressions[index].value, position: position))
-            } else if let value = values[scannedAttribute.name] {
+            } else if var value = values[scannedAttribute.name] {
+                // Whitespace around a whole-value expression is not part of it (as for scanned ones).
+                if value.isPolicyExpression { value = value.trimmingXMLWhitespace() }
                 try checkNotHalfExpression(value, at: scannedAttribute.offset, what: "attribute '\(scannedAttribute.name)'")
                 attributes.append(XMLAttribute(scannedAttribute.name, value, position: position))
             } else {

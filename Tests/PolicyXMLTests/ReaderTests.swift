@@ -311,3 +311,12 @@ func readError(_ text: String) -> PolicyParseError? { readError(Array(text.utf8)
         #expect(clock.now - started < .seconds(5))
     }
 }
+
+@Suite struct WhitespaceAroundExpressionTests {
+    @Test func whitespaceAroundAnAttributeExpressionIsNotPartOfIt() throws {
+        let escaped = try read(#"<policies><inbound><dimension name="ip" value="@(context.Request.IpAddress)&#10;" /></inbound></policies>"#)
+        let raw = try read("<policies><inbound><dimension name=\"ip\" value=\"  @(context.Request.IpAddress)\n\" /></inbound></policies>")
+        #expect(escaped.root.elements[0].elements[0][attribute: "value"] == "@(context.Request.IpAddress)")
+        #expect(raw.root.elements[0].elements[0][attribute: "value"] == "@(context.Request.IpAddress)")
+    }
+}
