@@ -92,6 +92,8 @@ struct ScannedDocument {
     var startTags: [StartTag] = []
     var segments: [Segment] = []
     var declaration: String?
+    /// Offsets of processing instructions other than the XML declaration.
+    var processingInstructions: [Int] = []
 
     /// The original offset of a placeholder-text offset.
     func originalOffset(of offset: Int) -> Int {
@@ -189,6 +191,7 @@ struct ExpressionScanner {
                 guard let end = ExpressionLexer.find(Array("?>".utf8), in: b, from: i + 2) else {
                     throw ScanError(kind: .syntax, offset: i, message: "processing instruction is never closed with '?>'")
                 }
+                result.processingInstructions.append(i)
                 i = end + 2
             } else if i + 1 < n && b[i + 1] == slash {
                 i = try endTag(at: i)

@@ -201,7 +201,9 @@ private struct TreeBuilder {
                 let content = Self.string(current.pointee.content)
                 if root == nil { leading.append(content) } else { trailing.append(content) }
             case XML_PI_NODE:
-                throw fail(.structure, 0, "processing instructions are not supported in policy files", [])
+                throw fail(
+                    .structure, scanned.processingInstructions.first ?? 0,
+                    "processing instructions are not supported in policy files", [])
             case XML_DTD_NODE:
                 throw fail(.doctype, 0, "DOCTYPE declarations are not allowed in policy files", [])
             default:
@@ -282,7 +284,8 @@ private struct TreeBuilder {
             case XML_COMMENT_NODE:
                 children.append(.comment(Self.string(current.pointee.content)))
             case XML_PI_NODE:
-                throw fail(.structure, tag.offset, "processing instructions are not supported inside <\(name)>", [])
+                let offset = scanned.processingInstructions.first(where: { $0 > tag.offset }) ?? tag.offset
+                throw fail(.structure, offset, "processing instructions are not supported inside <\(name)>", [])
             case XML_ENTITY_REF_NODE:
                 throw fail(.doctype, tag.offset, "entity references are not allowed in policy files", [])
             default:

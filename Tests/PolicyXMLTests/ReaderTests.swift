@@ -221,7 +221,11 @@ func readError(_ text: String) -> PolicyParseError? { readError(Array(text.utf8)
     }
 
     @Test func processingInstructionsInsideAreRejected() {
-        #expect(readError("<policies><?pi x?></policies>")?.kind == .structure)
+        let error = readError("<policies>\n  <?pi x?></policies>")
+        #expect(error?.kind == .structure)
+        #expect(error?.line == 2)
+        #expect(error?.column == 3)
+        #expect(readError("<?xml version=\"1.0\"?>\n<?xml-stylesheet href=\"a\"?>\n<policies />")?.line == 2)
     }
 
     /// The error handler is per parser context: parallel parses never mix up their errors.
