@@ -147,8 +147,7 @@ struct ExpressionScanner {
 
     private mutating func run() throws(ScanError) {
         let n = b.count
-        if ExpressionLexer.find(Self.markerOpen, in: b, from: 0) != nil {
-            let offset = ExpressionLexer.find(Self.markerOpen, in: b, from: 0)!
+        if let offset = ExpressionLexer.find(Self.markerOpen, in: b, from: 0) {
             throw ScanError(kind: .structure, offset: offset, message: "the private-use character U+E000 is not supported in policy files")
         }
         var i = 0

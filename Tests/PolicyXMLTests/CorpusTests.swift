@@ -19,10 +19,17 @@ import Testing
             do {
                 document = try PolicyReader.parseDocument(bytes, path: path)
             } catch {
-                let lineCount = bytes.split(separator: 0x0A, omittingEmptySubsequences: false).count
+                let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
                 #expect(error.file == path)
-                #expect(error.line >= 1 && error.line <= lineCount, "\(error)")
+                #expect(error.line >= 1 && error.line <= lines.count, "\(error)")
                 #expect(error.column >= 1, "\(error)")
+                if error.line >= 1 && error.line <= lines.count {
+                    // The error points at something: a column on a line that has text there.
+                    let line = lines[error.line - 1]
+                    #expect(error.column <= line.unicodeScalars.count + 1, "\(error)")
+                    let blank = line.allSatisfy { $0.isWhitespace }
+                    #expect(!blank, "\(error): points at a blank line")
+                }
                 #expect(!error.message.isEmpty)
                 #expect(!error.message.contains("internal error"), "\(error)")
                 reported.append(error.description)
