@@ -244,3 +244,12 @@ import Testing
         #expect(XMLWriter(format: .escaped).write(tree).contains("@(x &lt; \"y\")"))
     }
 }
+
+@Suite struct LargeDiffTests {
+    @Test func veryDifferentLargeTextsStayCheap() {
+        let old = (0..<3_000).map { "old \($0)" }.joined(separator: "\n") + "\n"
+        let new = (0..<3_000).map { "new \($0)" }.joined(separator: "\n") + "\n"
+        let rendered = UnifiedDiff.render(old: old, new: new, oldName: "a", newName: "b")
+        #expect(rendered.hasPrefix("--- a\n+++ b\n@@ -1,3000 +1,3000 @@\n-old 0\n"))
+    }
+}
