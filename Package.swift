@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "contoso-gateway", targets: ["ContosoGateway"]),
         .executable(name: "tollgate-runtime", targets: ["TollgateRuntime"]),
         .executable(name: "tollgate-bench-tokenizer", targets: ["TokenizerBench"]),
+        .executable(name: "tollgate-bench-policyxml", targets: ["PolicyXMLBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -45,6 +46,8 @@ let package = Package(
         ),
         // XML tree, deterministic writer, expression-aware reader, canonical form, diff, XSD.
         .target(name: "PolicyXML", dependencies: ["CLibXML2"], swiftSettings: strict),
+        // Benchmark: read + canonicalize the policy corpus in-process versus xmllint once per file.
+        .executableTarget(name: "PolicyXMLBench", dependencies: ["PolicyXML"], swiftSettings: strict),
         // Diagnostic values and their renderers (text and JSON).
         .target(name: "Diagnostics", swiftSettings: strict),
         // Model → policy documents and fragments, plus the policy rule table.

@@ -65,7 +65,7 @@ public enum ExpressionLexer {
                     stack.removeLast(); i += 1; continue
                 }
                 if !verbatim && c == backslash { i += 2; continue }
-                if !verbatim && c == newline {
+                if !verbatim && (c == newline || c == carriageReturn) {
                     throw ExpressionLexError(
                         offset: i, message: "newline in interpolated string", relatedOffset: openOffset(top),
                         relatedMessage: "string starts here")
@@ -98,7 +98,7 @@ public enum ExpressionLexer {
                 case apostrophe:
                     i = try skipCharLiteral(b, from: i)
                 case slash where i + 1 < n && b[i + 1] == slash:
-                    while i < n && b[i] != newline { i += 1 }
+                    while i < n && b[i] != newline && b[i] != carriageReturn { i += 1 }
                 case slash where i + 1 < n && b[i + 1] == star:
                     guard let end = find([star, slash], in: b, from: i + 2) else {
                         throw ExpressionLexError(offset: i, message: "unterminated comment '/*'")
@@ -170,7 +170,7 @@ public enum ExpressionLexer {
             switch b[i] {
             case quote: return i + 1
             case backslash: i += 2
-            case newline: throw ExpressionLexError(offset: start, message: "unterminated string literal")
+            case newline, carriageReturn: throw ExpressionLexError(offset: start, message: "unterminated string literal")
             default: i += 1
             }
         }
@@ -197,7 +197,7 @@ public enum ExpressionLexer {
             switch b[i] {
             case apostrophe: return i + 1
             case backslash: i += 2
-            case newline: throw ExpressionLexError(offset: start, message: "unterminated character literal")
+            case newline, carriageReturn: throw ExpressionLexError(offset: start, message: "unterminated character literal")
             default: i += 1
             }
         }
@@ -236,6 +236,7 @@ public enum ExpressionLexer {
     private static let apostrophe = UInt8(ascii: "'")
     private static let backslash = UInt8(ascii: "\\")
     private static let newline = UInt8(ascii: "\n")
+    private static let carriageReturn = UInt8(ascii: "\r")
     private static let at = UInt8(ascii: "@")
     private static let dollar = UInt8(ascii: "$")
     private static let slash = UInt8(ascii: "/")

@@ -92,6 +92,8 @@ struct ScannedDocument {
     var startTags: [StartTag] = []
     var segments: [Segment] = []
     var declaration: String?
+    /// Offsets of processing instructions other than the XML declaration.
+    var processingInstructions: [Int] = []
 
     /// The original offset of a placeholder-text offset.
     func originalOffset(of offset: Int) -> Int {
@@ -145,8 +147,7 @@ struct ExpressionScanner {
 
     private mutating func run() throws(ScanError) {
         let n = b.count
-        if ExpressionLexer.find(Self.markerOpen, in: b, from: 0) != nil {
-            let offset = ExpressionLexer.find(Self.markerOpen, in: b, from: 0)!
+        if let offset = ExpressionLexer.find(Self.markerOpen, in: b, from: 0) {
             throw ScanError(kind: .structure, offset: offset, message: "the private-use character U+E000 is not supported in policy files")
         }
         var i = 0
@@ -189,6 +190,7 @@ struct ExpressionScanner {
                 guard let end = ExpressionLexer.find(Array("?>".utf8), in: b, from: i + 2) else {
                     throw ScanError(kind: .syntax, offset: i, message: "processing instruction is never closed with '?>'")
                 }
+                result.processingInstructions.append(i)
                 i = end + 2
             } else if i + 1 < n && b[i + 1] == slash {
                 i = try endTag(at: i)
@@ -289,7 +291,12 @@ struct ExpressionScanner {
                     j = plainEnd + 1
                     continue
                 }
-                let end = try lex(at: e)
+                let end: Int
+                do {
+                    end = try lex(at: e)
+                } catch {
+                    throw attributeExpressionError(error, start: e, quote: plainEnd, attribute: attributeName)
+                }
                 var k = end
                 while k < b.count && isSpace(b[k]) { k += 1 }
                 if k < b.count && b[k] == delimiter {
@@ -351,6 +358,26 @@ struct ExpressionScanner {
         }
     }
 
+    /// When the raw lexer fails on an attribute expression but the attribute plainly ends at its first
+    /// closing quote (followed by `>` or `/>`), the expression itself is incomplete: say so at its start.
+    private func attributeExpressionError(_ error: ScanError, start: Int, quote: Int, attribute: String) -> ScanError {
+        guard quote < b.count, error.offset >= quote else { return error }
+        var k = quote + 1
+        while k < b.count && isSpace(b[k]) { k += 1 }
+        guard k < b.count, b[k] == gt || (b[k] == slash && k + 1 < b.count && b[k + 1] == gt) else { return error }
+        let decoded = Array(Self.decodeReferences(String(decoding: b[start..<quote], as: UTF8.self)).utf8)
+        var reason = "it is not complete"
+        do {
+            _ = try ExpressionLexer.expressionEnd(in: decoded, from: 0)
+        } catch {
+            reason = error.message
+        }
+        return ScanError(
+            kind: .expression, offset: start,
+            message: "the expression in attribute '\(attribute)' is not complete before the closing quote: \(reason)",
+            related: [(quote, "the attribute value ends here")])
+    }
+
     /// The end of an expression written as well-formed XML that fills `b[start..<limit]` (up to
     /// trailing whitespace): its decoded text must be one complete expression. Escaped expressions are
     /// lexed after decoding, because `&#10;` ends a `//` comment and `&quot;` is a quote.
@@ -370,8 +397,19 @@ struct ExpressionScanner {
     private mutating func record(start: Int, end: Int, context: PolicyExpression.Context, quote: UInt8?) {
         let slice = b[start..<end]
         let source = String(decoding: slice, as: UTF8.self)
-        let wellFormed = Self.isWellFormedXML(slice, quote: quote)
-        var value = wellFormed ? Self.decodeReferences(source) : source
+        var wellFormed = Self.isWellFormedXML(slice, quote: quote)
+        var value = source
+        if wellFormed {
+            // Decoded, it must still be one expression (`"a&#10;b"` is fine raw but not decoded):
+            // otherwise the references are taken as written, in APIM's raw format.
+            let decoded = Self.decodeReferences(source)
+            let bytes = Array(decoded.utf8)
+            if decoded == source || (try? ExpressionLexer.expressionEnd(in: bytes, from: 0)) == bytes.count {
+                value = decoded
+            } else {
+                wellFormed = false
+            }
+        }
         if value.utf8.contains(0x0D) { value = Self.foldLineEnds(value) }
         let index = result.expressions.count
         result.expressions.append(
@@ -403,7 +441,9 @@ struct ExpressionScanner {
                 return false
             }
             if c == UInt8(ascii: "&") {
-                guard let end = slice[i...].firstIndex(of: UInt8(ascii: ";")), end - i <= 12,
+                // References are short: look for the ';' in a bounded window (linear time overall).
+                let window = slice[i..<min(slice.endIndex, i + 13)]
+                guard let end = window.firstIndex(of: UInt8(ascii: ";")),
                     decodeReference(String(decoding: slice[(i + 1)..<end], as: UTF8.self)) != nil
                 else { return false }
                 i = end
@@ -438,7 +478,7 @@ struct ExpressionScanner {
         var rest = Substring(text)
         while let amp = rest.firstIndex(of: "&") {
             result += rest[..<amp]
-            guard let semicolon = rest[amp...].firstIndex(of: ";"),
+            guard let semicolon = rest[amp...].prefix(13).firstIndex(of: ";"),
                 let decoded = decodeReference(String(rest[rest.index(after: amp)..<semicolon]))
             else {
                 result += "&"

@@ -74,8 +74,8 @@ public enum PolicyReader {
         } catch {
             throw fail(error.kind, error.offset, error.message, error.related.map { ($0.offset, $0.message) })
         }
-        let placeholderLines = LineTable(scanned.text)
         func failAt(_ kind: PolicyParseError.Kind, line: Int, column: Int, _ message: String) -> PolicyParseError {
+            let placeholderLines = LineTable(scanned.text)
             let offset = scanned.originalOffset(of: placeholderLines.offset(line: line, column: column))
             return fail(kind, offset, message)
         }
@@ -201,7 +201,9 @@ private struct TreeBuilder {
                 let content = Self.string(current.pointee.content)
                 if root == nil { leading.append(content) } else { trailing.append(content) }
             case XML_PI_NODE:
-                throw fail(.structure, 0, "processing instructions are not supported in policy files", [])
+                throw fail(
+                    .structure, scanned.processingInstructions.first ?? 0,
+                    "processing instructions are not supported in policy files", [])
             case XML_DTD_NODE:
                 throw fail(.doctype, 0, "DOCTYPE declarations are not allowed in policy files", [])
             default:
@@ -254,7 +256,10 @@ private struct TreeBuilder {
             let position = scanned.position(of: scannedAttribute.offset)
             if let index = scannedAttribute.expression {
                 attributes.append(XMLAttribute(scannedAttribute.name, scanned.expressions[index].value, position: position))
-            } else if let value = values[scannedAttribute.name] {
+            } else if var value = values[scannedAttribute.name] {
+                // Whitespace around a whole-value expression is not part of it (as for scanned ones).
+                if value.isPolicyExpression { value = value.trimmingXMLWhitespace() }
+                try checkNotHalfExpression(value, at: scannedAttribute.offset, what: "attribute '\(scannedAttribute.name)'")
                 attributes.append(XMLAttribute(scannedAttribute.name, value, position: position))
             } else {
                 throw fail(
@@ -269,13 +274,18 @@ private struct TreeBuilder {
             case XML_ELEMENT_NODE:
                 children.append(.element(try element(current)))
             case XML_TEXT_NODE:
-                children.append(.text(restore(Self.string(current.pointee.content))))
+                let text = Self.string(current.pointee.content)
+                if !text.utf8.contains(ExpressionScanner.markerOpen[0]) {
+                    try checkNotHalfExpression(text, at: tag.offset, what: "the text of <\(name)>")
+                }
+                children.append(.text(restore(text)))
             case XML_CDATA_SECTION_NODE:
                 children.append(.cdata(Self.string(current.pointee.content)))
             case XML_COMMENT_NODE:
                 children.append(.comment(Self.string(current.pointee.content)))
             case XML_PI_NODE:
-                throw fail(.structure, tag.offset, "processing instructions are not supported inside <\(name)>", [])
+                let offset = scanned.processingInstructions.first(where: { $0 > tag.offset }) ?? tag.offset
+                throw fail(.structure, offset, "processing instructions are not supported inside <\(name)>", [])
             case XML_ENTITY_REF_NODE:
                 throw fail(.doctype, tag.offset, "entity references are not allowed in policy files", [])
             default:
@@ -284,6 +294,23 @@ private struct TreeBuilder {
             child = current.pointee.next
         }
         return XMLElement(name, attributes: attributes, children: children, position: scanned.position(of: tag.offset))
+    }
+
+    /// A value that starts like an expression (`@(`, `@{`) must be exactly one complete expression:
+    /// APIM compiles it as C#, so `@(a) + @(b)` or a half-deleted `@{ … ` is an error, not text.
+    private func checkNotHalfExpression(_ value: String, at offset: Int, what: String) throws(PolicyParseError) {
+        guard let first = value.utf8.first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }), first == 0x40
+        else { return }
+        let trimmed = value.trimmingXMLWhitespace()
+        guard trimmed.hasPrefix("@(") || trimmed.hasPrefix("@{"), !trimmed.isPolicyExpression else { return }
+        let bytes = Array(trimmed.utf8)
+        var reason = "it continues after the expression ends"
+        do {
+            _ = try ExpressionLexer.expressionEnd(in: bytes, from: 0)
+        } catch {
+            reason = error.message
+        }
+        throw fail(.expression, offset, "\(what) starts with an expression but is not one complete expression (\(reason))", [])
     }
 
     /// Puts expressions back in place of their placeholders (and the line breaks that follow them).

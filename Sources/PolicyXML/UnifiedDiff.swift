@@ -41,12 +41,18 @@ public enum UnifiedDiff {
         if n == 0 { return (0..<m).map { .insert(new: $0) } }
         if m == 0 { return (0..<n).map { .delete(old: $0) } }
         let maxD = n + m
-        let offset = maxD
-        var v = [Int](repeating: 0, count: 2 * maxD + 2)
+        let offset = maxD + 1
+        var v = [Int](repeating: 0, count: 2 * maxD + 3)
+        // Frontier snapshots for the backtrack: snapshot d covers diagonals -d-1...d+1 only, so memory
+        // is O(D²); past `limit` edits the texts are too different to be worth a minimal script.
         var trace: [[Int]] = []
+        let limit = 1_500
         var finalD = 0
         search: for d in 0...maxD {
-            trace.append(v)
+            if d > limit {
+                return (0..<n).map { .delete(old: $0) } + (0..<m).map { .insert(new: $0) }
+            }
+            trace.append(Array(v[(offset - d - 1)...(offset + d + 1)]))
             for k in stride(from: -d, through: d, by: 2) {
                 var x: Int
                 if k == -d || (k != d && v[offset + k - 1] < v[offset + k + 1]) {
@@ -72,14 +78,15 @@ public enum UnifiedDiff {
         var y = m
         for d in stride(from: finalD, to: 0, by: -1) {
             let frontier = trace[d]
+            let local = d + 1
             let k = x - y
             let previousK: Int
-            if k == -d || (k != d && frontier[offset + k - 1] < frontier[offset + k + 1]) {
+            if k == -d || (k != d && frontier[local + k - 1] < frontier[local + k + 1]) {
                 previousK = k + 1
             } else {
                 previousK = k - 1
             }
-            let previousX = frontier[offset + previousK]
+            let previousX = frontier[local + previousK]
             let previousY = previousX - previousK
             while x > previousX && y > previousY {
                 x -= 1

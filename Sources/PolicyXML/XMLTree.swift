@@ -99,10 +99,19 @@ public struct XMLElement: Sendable, Hashable {
 }
 
 extension String {
-    /// True when the whole value is an APIM policy expression: `@(…)` or `@{…}`.
+    /// True when the whole value is an APIM policy expression: `@(…)` or `@{…}` that is one complete,
+    /// balanced C# expression (checked with `ExpressionLexer`, so `@(a) + @(b)` is not one).
     public var isPolicyExpression: Bool {
+        // Fast path: most values do not start with '@'.
+        guard let first = utf8.first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }), first == 0x40 else {
+            return false
+        }
         let trimmed = self.trimmingXMLWhitespace()
-        return (trimmed.hasPrefix("@(") && trimmed.hasSuffix(")")) || (trimmed.hasPrefix("@{") && trimmed.hasSuffix("}"))
+        guard (trimmed.hasPrefix("@(") && trimmed.hasSuffix(")")) || (trimmed.hasPrefix("@{") && trimmed.hasSuffix("}")) else {
+            return false
+        }
+        let bytes = Array(trimmed.utf8)
+        return (try? ExpressionLexer.expressionEnd(in: bytes, from: 0)) == bytes.count
     }
 
     /// The string without leading and trailing XML whitespace (space, tab, CR, LF).

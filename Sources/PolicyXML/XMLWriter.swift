@@ -12,6 +12,10 @@ public struct XMLWriter: Sendable {
 
     public var format: Format
     public var indent: String
+    /// Text to write for an expression instead of its escaped value, keyed by the expression's value.
+    /// Empty by default; `PolicyFormatter` fills it so `tollgate fmt` keeps every expression exactly
+    /// as it was written in the file.
+    public var expressionSources: [String: String] = [:]
 
     public init(format: Format = .raw, indent: String = "    ") {
         self.format = format
@@ -82,6 +86,13 @@ public struct XMLWriter: Sendable {
     private func openTag(_ element: XMLElement) -> String {
         var tag = "<" + element.name
         for attribute in element.attributes {
+            if format == .escaped, !expressionSources.isEmpty, let source = expressionSources[attribute.value],
+                source.contains("\"")
+            {
+                // A well-formed source with double quotes inside was written between single quotes.
+                tag += " \(attribute.name)='\(source)'"
+                continue
+            }
             tag += " \(attribute.name)=\"\(escapeAttribute(attribute.value))\""
         }
         return tag
@@ -91,6 +102,10 @@ public struct XMLWriter: Sendable {
 
     /// Escapes element text; raw format keeps a whole-text expression verbatim.
     public func escapeText(_ text: String) -> String {
+        if !expressionSources.isEmpty, let source = expressionSources[text.trimmingXMLWhitespace()] {
+            let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }
+            return String(text.prefix(while: isSpace)) + source + String(text.reversed().prefix(while: isSpace).reversed())
+        }
         if format == .raw && text.isPolicyExpression { return text }
         var result = ""
         result.reserveCapacity(text.utf8.count)
@@ -107,6 +122,7 @@ public struct XMLWriter: Sendable {
 
     /// Escapes an attribute value; raw format keeps a whole-value expression verbatim.
     public func escapeAttribute(_ value: String) -> String {
+        if !expressionSources.isEmpty, let source = expressionSources[value] { return source }
         if format == .raw && value.isPolicyExpression { return value }
         var result = ""
         result.reserveCapacity(value.utf8.count)

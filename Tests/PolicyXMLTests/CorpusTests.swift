@@ -19,10 +19,17 @@ import Testing
             do {
                 document = try PolicyReader.parseDocument(bytes, path: path)
             } catch {
-                let lineCount = bytes.split(separator: 0x0A, omittingEmptySubsequences: false).count
+                let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
                 #expect(error.file == path)
-                #expect(error.line >= 1 && error.line <= lineCount, "\(error)")
+                #expect(error.line >= 1 && error.line <= lines.count, "\(error)")
                 #expect(error.column >= 1, "\(error)")
+                if error.line >= 1 && error.line <= lines.count {
+                    // The error points at something: a column on a line that has text there.
+                    let line = lines[error.line - 1]
+                    #expect(error.column <= line.unicodeScalars.count + 1, "\(error)")
+                    let blank = line.allSatisfy { $0.isWhitespace }
+                    #expect(!blank, "\(error): points at a blank line")
+                }
                 #expect(!error.message.isEmpty)
                 #expect(!error.message.contains("internal error"), "\(error)")
                 reported.append(error.description)
@@ -78,6 +85,10 @@ import Testing
             #expect(twiceDocument.sourceFormat == document.sourceFormat, "\(path): fmt changed the file's format")
             #expect(SemanticDiff.compare(document.root, twiceDocument.root).isEmpty, "\(path)")
             let source = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n")
+            for expression in document.expressions {
+                let written = expression.source.replacingOccurrences(of: "\r\n", with: "\n")
+                #expect(once.contains(written), "\(path): expression at \(expression.position) not kept byte for byte")
+            }
             for comment in comments(document.root) + document.leadingComments + document.trailingComments {
                 #expect(once.contains("<!--\(comment)-->"), "\(path): comment changed")
                 #expect(source.contains("<!--\(comment)-->"), "\(path): comment not byte-exact")

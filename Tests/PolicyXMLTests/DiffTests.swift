@@ -219,3 +219,37 @@ import Testing
         #expect(try read(formatted).sourceFormat == .escaped)
     }
 }
+
+@Suite struct FormatterSourceTests {
+    @Test func expressionsKeepTheirSourceBytes() throws {
+        let source = """
+            <policies>
+              <inbound>
+                <get-authorization-context provider-id='@(context.Request.Headers["p"][0])' ignore-error='false' />
+                <set-variable name="a" value="@(x &gt; 1 &amp;&amp; y)" />
+              </inbound>
+            </policies>
+            """
+        let formatted = try PolicyFormatter.format(Array(source.utf8), path: "t.xml")
+        #expect(formatted.contains(#"provider-id='@(context.Request.Headers["p"][0])' ignore-error="false""#))
+        #expect(formatted.contains(#"value="@(x &gt; 1 &amp;&amp; y)""#))
+        let again = try read(formatted)
+        #expect(again.sourceFormat == .escaped)
+        #expect(SemanticDiff.compare(try read(source).root, again.root).isEmpty)
+    }
+
+    @Test func compilerOutputIsUnchangedByDefault() {
+        let tree = XMLElement("policies", children: [.element(XMLElement("inbound", children: [.element(XMLElement("set-header", attributes: [XMLAttribute("name", "a")], text: "@(x < \"y\")"))]))])
+        #expect(XMLWriter().write(tree) == "<policies>\n    <inbound>\n        <set-header name=\"a\">@(x < \"y\")</set-header>\n    </inbound>\n</policies>\n")
+        #expect(XMLWriter(format: .escaped).write(tree).contains("@(x &lt; \"y\")"))
+    }
+}
+
+@Suite struct LargeDiffTests {
+    @Test func veryDifferentLargeTextsStayCheap() {
+        let old = (0..<3_000).map { "old \($0)" }.joined(separator: "\n") + "\n"
+        let new = (0..<3_000).map { "new \($0)" }.joined(separator: "\n") + "\n"
+        let rendered = UnifiedDiff.render(old: old, new: new, oldName: "a", newName: "b")
+        #expect(rendered.hasPrefix("--- a\n+++ b\n@@ -1,3000 +1,3000 @@\n-old 0\n"))
+    }
+}

@@ -185,10 +185,11 @@ func readError(_ text: String) -> PolicyParseError? { readError(Array(text.utf8)
     @Test func unbalancedExpressionIsReportedAtItsStart() {
         let error = readError("<policies>\n  <inbound>\n    <set-variable name=\"a\" value=\"@(foo(1)\" />\n  </inbound>\n</policies>")
         #expect(error?.kind == .expression)
-        // The lexer reads the closing quote as the start of a C# string: that is where it goes wrong.
         #expect(error?.line == 3)
-        #expect(error?.column == 43)
-        #expect(error?.notes.contains { $0.contains("test.xml:3:35: the expression starts here") } == true)
+        #expect(error?.column == 35)
+        #expect(error?.message.contains("not complete before the closing quote") == true)
+        #expect(error?.message.contains("never closed") == true)
+        #expect(error?.notes.contains { $0.contains("test.xml:3:43: the attribute value ends here") } == true)
         let attributeAtEnd = readError("<policies>\n  <inbound>\n    <set-variable name=\"a\" value=\"@(foo(1)\" />")
         #expect(attributeAtEnd?.kind == .expression)
         #expect(attributeAtEnd?.line == 3)
@@ -220,7 +221,11 @@ func readError(_ text: String) -> PolicyParseError? { readError(Array(text.utf8)
     }
 
     @Test func processingInstructionsInsideAreRejected() {
-        #expect(readError("<policies><?pi x?></policies>")?.kind == .structure)
+        let error = readError("<policies>\n  <?pi x?></policies>")
+        #expect(error?.kind == .structure)
+        #expect(error?.line == 2)
+        #expect(error?.column == 3)
+        #expect(readError("<?xml version=\"1.0\"?>\n<?xml-stylesheet href=\"a\"?>\n<policies />")?.line == 2)
     }
 
     /// The error handler is per parser context: parallel parses never mix up their errors.
@@ -251,5 +256,71 @@ func readError(_ text: String) -> PolicyParseError? { readError(Array(text.utf8)
 
     @Test func commentNeverClosed() {
         #expect(readError("<policies>\n<!-- x\n</policies>")?.line == 2)
+    }
+}
+
+/// Inputs the fuzz test found; each must either be rejected or survive a write/read round trip.
+@Suite struct FuzzRegressionTests {
+    private func roundTrips(_ text: String) throws -> Bool {
+        let file = try read(text)
+        for format in XMLWriter.Format.allCases {
+            let again = try read(PolicyFormatter.format(file, as: format))
+            if !SemanticDiff.compare(file.root, again.root).isEmpty { return false }
+        }
+        return true
+    }
+
+    @Test func valueThatOnlyStartsLikeAnExpressionIsRejected() {
+        let error = readError(#"<policies><inbound><when condition="@(a)b() &lt;= 3)" /></inbound></policies>"#)
+        #expect(error?.kind == .expression)
+        #expect(error?.message.contains("attribute 'condition'") == true)
+        #expect(readError("<policies><inbound><set-body>@(a) + @(b)</set-body></inbound></policies>")?.kind == .expression)
+    }
+
+    @Test func carriageReturnEndsAStringLiteral() {
+        #expect(readError("<policies><inbound><set-body>@(\"a\rb\")</set-body></inbound></policies>")?.kind == .expression)
+    }
+
+    @Test func referenceThatBreaksTheExpressionWhenDecodedIsKeptAsWritten() throws {
+        let text = #"<policies><inbound><set-header name="a" exists-action="override"><value>@("Be&#10;arer " + x)</value></set-header></inbound></policies>"#
+        let file = try read(text)
+        #expect(file.root.elements[0].elements[0].elements[0].text == #"@("Be&#10;arer " + x)"#)
+        #expect(file.sourceFormat == .raw)
+        #expect(try roundTrips(text))
+    }
+
+    @Test func isPolicyExpressionNeedsOneCompleteExpression() {
+        #expect("@(a)".isPolicyExpression)
+        #expect(" @{ return 1; } ".isPolicyExpression)
+        #expect(!"@(a) + @(b)".isPolicyExpression)
+        #expect(!"@{ // x }".isPolicyExpression)
+        #expect(!"(a)".isPolicyExpression)
+    }
+}
+
+@Suite struct ScaleTests {
+    /// Large inputs with many ampersands, comments and expressions are read in linear time.
+    @Test func largeInputsStayFast() throws {
+        let expression = "@(" + String(repeating: "a && ", count: 20_000) + "b)"
+        var text = "<policies><inbound>"
+        for index in 0..<2_000 {
+            text += "<!-- \(index) --><set-variable name=\"v\(index)\" value=\"@(context.Variables[\"x\"] &lt; \(index))\" />\n"
+        }
+        text += "<set-body>\(expression)</set-body></inbound></policies>"
+        let clock = ContinuousClock()
+        let started = clock.now
+        let file = try read(text)
+        #expect(file.root.elements[0].elements.count == 2_001)
+        #expect(file.expressions.count == 2_001)
+        #expect(clock.now - started < .seconds(5))
+    }
+}
+
+@Suite struct WhitespaceAroundExpressionTests {
+    @Test func whitespaceAroundAnAttributeExpressionIsNotPartOfIt() throws {
+        let escaped = try read(#"<policies><inbound><dimension name="ip" value="@(context.Request.IpAddress)&#10;" /></inbound></policies>"#)
+        let raw = try read("<policies><inbound><dimension name=\"ip\" value=\"  @(context.Request.IpAddress)\n\" /></inbound></policies>")
+        #expect(escaped.root.elements[0].elements[0][attribute: "value"] == "@(context.Request.IpAddress)")
+        #expect(raw.root.elements[0].elements[0][attribute: "value"] == "@(context.Request.IpAddress)")
     }
 }
