@@ -28,6 +28,17 @@ struct OutputOptions: ParsableArguments {
         guard let output, !diagnostics.contains(where: { $0.severity == .error }) else { throw ExitStatus.findings }
         return output
     }
+
+    /// Compiles the context's gateway and compares the result with the output directory.
+    func generateAndCompare() throws -> (output: GeneratedOutput, changes: [GeneratedOutput.Change]) {
+        let output = try compile(try GatewayContext.require())
+        do {
+            return (output, try output.changes(against: root))
+        } catch {
+            FileHandle.standardError.write(Data("error: cannot read \(out): \(error.localizedDescription)\n".utf8))
+            throw ExitStatus.failure
+        }
+    }
 }
 
 extension XMLWriter.Format: ExpressibleByArgument {}
@@ -47,11 +58,8 @@ struct BuildCommand: AsyncParsableCommand {
     @OptionGroup var options: OutputOptions
 
     func run() async throws {
-        let gateway = try GatewayContext.require()
-        let output = try options.compile(gateway)
-        let changes: [GeneratedOutput.Change]
+        let (output, changes) = try options.generateAndCompare()
         do {
-            changes = try output.changes(against: options.root)
             try output.apply(changes, to: options.root)
         } catch {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
@@ -80,15 +88,7 @@ struct CheckCommand: AsyncParsableCommand {
     @OptionGroup var options: OutputOptions
 
     func run() async throws {
-        let gateway = try GatewayContext.require()
-        let output = try options.compile(gateway)
-        let changes: [GeneratedOutput.Change]
-        do {
-            changes = try output.changes(against: options.root)
-        } catch {
-            FileHandle.standardError.write(Data("error: cannot read \(options.out): \(error.localizedDescription)\n".utf8))
-            throw ExitStatus.failure
-        }
+        let (output, changes) = try options.generateAndCompare()
         guard !changes.isEmpty else {
             print("up to date: \(output.files.count) files")
             return

@@ -20,22 +20,37 @@ public enum TollgateCLI {
         await run(RootCommand.self)
     }
 
-    /// Parses and runs a command; usage errors exit 2 (not ArgumentParser's 64) so CI can tell
-    /// them from findings.
-    static func run<Root: AsyncParsableCommand>(_ root: Root.Type, arguments: [String]? = nil) async {
+    /// Parses and runs a command, then exits with its status.
+    static func run<Root: AsyncParsableCommand>(_ root: Root.Type) async {
         do {
-            var command = try root.parseAsRoot(arguments)
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
+            try await execute(root, arguments: nil)
         } catch {
             if root.exitCode(for: error) == .validationFailure {
                 FileHandle.standardError.write(Data((root.fullMessage(for: error) + "\n").utf8))
                 Foundation.exit(ExitStatus.failure.rawValue)
             }
             root.exit(withError: error)
+        }
+    }
+
+    /// Parses and runs a command without exiting; usage errors map to exit status 2 (not
+    /// ArgumentParser's 64) so CI can tell them from findings.
+    static func exitStatus<Root: AsyncParsableCommand>(_ root: Root.Type, arguments: [String]) async -> Int32 {
+        do {
+            try await execute(root, arguments: arguments)
+            return 0
+        } catch {
+            let code = root.exitCode(for: error)
+            return code == .validationFailure ? ExitStatus.failure.rawValue : code.rawValue
+        }
+    }
+
+    private static func execute<Root: AsyncParsableCommand>(_ root: Root.Type, arguments: [String]?) async throws {
+        var command = try root.parseAsRoot(arguments)
+        if var asyncCommand = command as? any AsyncParsableCommand {
+            try await asyncCommand.run()
+        } else {
+            try command.run()
         }
     }
 }

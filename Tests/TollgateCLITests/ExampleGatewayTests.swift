@@ -20,17 +20,7 @@ import Testing
     /// Runs a gateway command in-process and returns its exit code.
     func run(_ arguments: [String]) async -> Int32 {
         await GatewayContext.$current.withValue(contoso) {
-            do {
-                var command = try GatewayRootCommand.parseAsRoot(arguments)
-                if var asyncCommand = command as? any AsyncParsableCommand {
-                    try await asyncCommand.run()
-                } else {
-                    try command.run()
-                }
-                return 0
-            } catch {
-                return GatewayRootCommand.exitCode(for: error).rawValue
-            }
+            await TollgateCLI.exitStatus(GatewayRootCommand.self, arguments: arguments)
         }
     }
 
@@ -109,6 +99,11 @@ import Testing
             let issues = validator.validate(XMLWriter(format: .escaped).write(root))
             #expect(issues.isEmpty, "\(document.path): \(issues)")
         }
+    }
+
+    @Test func usageErrorsExitWithTwo() async {
+        #expect(await run(["build", "--xml", "fancy"]) == 2)
+        #expect(await run(["no-such-command"]) == 2)
     }
 
     @Test func unwritableOutputExitsWithTwo() async throws {
