@@ -213,12 +213,6 @@ public final class SQLRuntimeStore: RuntimeStore {
         }
     }
 
-    private static func ensureCounter(_ session: any SQLSession, _ counter: BudgetCounter) async throws {
-        try await session.query(
-            "INSERT INTO budget_counters (counter_key, period_start, spent, reserved) VALUES ($1, $2, 0, 0) ON CONFLICT (counter_key, period_start) DO NOTHING",
-            [.text(counter.key), .int(counter.periodStart)])
-    }
-
     public func reserve(requestId: String, counters: [BudgetCounter], amount: Nanos, expiresAt: Int64) async throws
         -> ReservationResult
     {
@@ -235,11 +229,14 @@ public final class SQLRuntimeStore: RuntimeStore {
                 if claimed.isEmpty { throw AlreadyReserved() }
                 var tightest: (remaining: Nanos, counter: BudgetCounter)?
                 for counter in hard {
-                    try await Self.ensureCounter(session, counter)
+                    // One statement creates the counter or adds to it, only while the sum stays
+                    // within the limit; no row back means the budget would be exceeded.
                     let rows = try await session.query(
                         """
-                        UPDATE budget_counters SET reserved = reserved + $3
-                        WHERE counter_key = $1 AND period_start = $2 AND spent + reserved + $3 <= $4
+                        INSERT INTO budget_counters (counter_key, period_start, spent, reserved)
+                        SELECT $1, $2, 0, $3 WHERE $3 <= $4
+                        ON CONFLICT (counter_key, period_start) DO UPDATE SET reserved = budget_counters.reserved + excluded.reserved
+                        WHERE budget_counters.spent + budget_counters.reserved + excluded.reserved <= $4
                         RETURNING CAST($4 AS BIGINT) - spent - reserved
                         """, [.text(counter.key), .int(counter.periodStart), .int(amount.value), .int(counter.limit.value)])
                     guard let remaining = rows.first?.first?.int else {
