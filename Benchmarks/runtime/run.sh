@@ -6,7 +6,7 @@
 # Environment: DURATION (default 10s), CONNECTIONS (default 32), THREADS (default 1),
 #   RUNTIME_BINARY (default .build/release/tollgate-runtime; build it with
 #   `swift build -c release --product tollgate-runtime`), TOLLGATE_TEST_POSTGRES_URL for PostgreSQL
-#   (scripts/start-postgres.sh prints it).
+#   (scripts/start-postgres.sh prints it), SQLITE_OPTIONS (e.g. "?synchronous=normal").
 # Needs: wrk (apt-get install -y wrk).
 set -euo pipefail
 
@@ -76,7 +76,7 @@ run_backend() {
 }
 
 if [ "$BACKENDS" = "sqlite" ] || [ "$BACKENDS" = "both" ]; then
-  run_backend sqlite "sqlite:$WORK/bench.db"
+  run_backend sqlite "sqlite:$WORK/bench.db${SQLITE_OPTIONS:-}"
 fi
 if [ "$BACKENDS" = "postgres" ] || [ "$BACKENDS" = "both" ]; then
   if [ -z "${TOLLGATE_TEST_POSTGRES_URL:-}" ]; then

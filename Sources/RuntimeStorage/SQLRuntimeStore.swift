@@ -31,7 +31,8 @@ public final class SQLRuntimeStore: RuntimeStore {
     public init(driver: any SQLDriver) { self.driver = driver }
 
     /// Opens the store a `TOLLGATE_DATABASE_URL` names: a file path, `sqlite:PATH`, `sqlite://PATH`,
-    /// or `postgres://…` / `postgresql://…`.
+    /// or `postgres://…` / `postgresql://…`. A SQLite path may end in `?synchronous=normal` to trade
+    /// power-loss durability of the last commits for throughput (default: `full`).
     public static func open(url: String, logger: Logging.Logger) async throws -> SQLRuntimeStore {
         if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
             return SQLRuntimeStore(driver: try PostgresDriver(url: url, logger: logger))
@@ -39,8 +40,15 @@ public final class SQLRuntimeStore: RuntimeStore {
         var path = url
         if path.hasPrefix("sqlite://") { path = String(path.dropFirst("sqlite://".count)) }
         else if path.hasPrefix("sqlite:") { path = String(path.dropFirst("sqlite:".count)) }
+        var fullSync = true
+        if let question = path.firstIndex(of: "?") {
+            let option = path[path.index(after: question)...]
+            guard option == "synchronous=normal" || option == "synchronous=full" else { throw StoreError.unsupportedURL(url) }
+            fullSync = option == "synchronous=full"
+            path = String(path[..<question])
+        }
         guard !path.isEmpty, !path.contains("://") else { throw StoreError.unsupportedURL(url) }
-        return SQLRuntimeStore(driver: try await SQLiteDriver.open(path: path, logger: logger))
+        return SQLRuntimeStore(driver: try await SQLiteDriver.open(path: path, fullSync: fullSync, logger: logger))
     }
 
     // MARK: Migrations
