@@ -2,6 +2,7 @@ public import Foundation
 public import GatewayModel
 public import Logging
 public import RuntimeStorage
+import Synchronization
 public import UsageAccounting
 
 /// The runtime's behaviour behind the routes: checks, usage settlement, products, alerts, reports.
@@ -12,6 +13,7 @@ public struct AccountingService: Sendable {
     public let calculator: CostCalculator
     public let metrics: RuntimeMetrics
     let logger: Logging.Logger
+    let products: ProductCache
 
     /// Creates the service.
     public init(store: any RuntimeStore, settings: RuntimeSettings, metrics: RuntimeMetrics, logger: Logging.Logger) {
@@ -19,6 +21,7 @@ public struct AccountingService: Sendable {
         self.settings = settings
         self.metrics = metrics
         self.logger = logger
+        self.products = ProductCache(store: store)
         var types: [String: String] = [:]
         for deployment in settings.configuration.deployments { types[deployment.name] = deployment.sku }
         calculator = CostCalculator(table: settings.configuration.pricing, deploymentTypes: types)
@@ -45,7 +48,7 @@ public struct AccountingService: Sendable {
         if let tokens = request.estimatedTokens, tokens < 0 || tokens > 100_000_000 {
             throw APIError.invalid("estimatedTokens must be between 0 and 100000000")
         }
-        guard let product = try await store.product(id: request.product) else {
+        guard let product = try await products.product(id: request.product) else {
             metrics.denial(product: request.product, reason: "unknown_product")
             metrics.check(allowed: false)
             return CheckResponse(allowed: false, reason: .unknownProduct, remaining: "0.00", resetAt: nil)
@@ -100,7 +103,7 @@ public struct AccountingService: Sendable {
             throw APIError.invalid("either usage or response is required")
         }
         do { try CostCalculator.validate(usage) } catch { throw APIError.invalid(error.description) }
-        guard let product = try await store.product(id: report.product) else {
+        guard let product = try await products.product(id: report.product) else {
             throw APIError(.notFound, "unknown_product", "no product \"\(report.product)\"")
         }
         let cost: Nanos
@@ -163,5 +166,34 @@ public struct AccountingService: Sendable {
             if let product = try await store.product(id: candidate) { return product }
         }
         return nil
+    }
+}
+
+/// Products read in the last second, so that the hot routes do not read and decode the product on
+/// every call. Changes made through this process invalidate the entry at once; changes made by
+/// another replica are seen within `ttl`.
+final class ProductCache: Sendable {
+    let store: any RuntimeStore
+    let ttl: Duration
+    private let entries = Mutex<[String: (product: ProductDefinition?, loaded: ContinuousClock.Instant)]>([:])
+
+    init(store: any RuntimeStore, ttl: Duration = .seconds(1)) {
+        self.store = store
+        self.ttl = ttl
+    }
+
+    func product(id: String) async throws -> ProductDefinition? {
+        let now = ContinuousClock.now
+        if let entry = entries.withLock({ $0[id] }), now - entry.loaded < ttl { return entry.product }
+        let product = try await store.product(id: id)
+        entries.withLock { cache in
+            if cache.count > 10_000 { cache.removeAll() }
+            cache[id] = (product, now)
+        }
+        return product
+    }
+
+    func invalidate(_ id: String) {
+        _ = entries.withLock { $0.removeValue(forKey: id) }
     }
 }

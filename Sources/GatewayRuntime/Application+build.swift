@@ -230,6 +230,7 @@ func buildRouter(service: AccountingService, authenticator: Authenticator, logRe
         if isNew, service.settings.alertAction == .block {
             let block = alert.condition.lowercased() != "resolved"
             _ = try await service.store.setBlocked(product: product.id, blocked: block)
+            service.products.invalidate(product.id)
             action = block ? "blocked" : "unblocked"
         }
         return try json(AlertResponse(product: product.id, action: isNew ? action : "none", duplicate: !isNew))
@@ -252,6 +253,7 @@ func buildRouter(service: AccountingService, authenticator: Authenticator, logRe
         try await authorize(request, admin: true)
         let product = try await decode(ProductDefinition.self, from: request)
         try AccountingService.validate(product)
+        defer { service.products.invalidate(product.id) }
         guard try await service.store.createProduct(product) else {
             throw APIError(.conflict, "product_exists", "product \"\(product.id)\" exists; use PUT /v1/products/\(product.id)")
         }
@@ -263,6 +265,7 @@ func buildRouter(service: AccountingService, authenticator: Authenticator, logRe
         let product = try await decode(ProductDefinition.self, from: request)
         guard product.id == id else { throw APIError.invalid("the id in the body must match the path") }
         try AccountingService.validate(product)
+        defer { service.products.invalidate(product.id) }
         guard try await service.store.updateProduct(product) else {
             throw APIError(.notFound, "unknown_product", "no product \"\(id)\"")
         }

@@ -225,6 +225,8 @@ public struct RuntimeSettings: Sendable {
         let configuration: RuntimeConfiguration
         do {
             configuration = try JSONDecoder().decode(RuntimeConfiguration.self, from: data)
+        } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
+            throw ConfigurationError("\(path) is not valid JSON")
         } catch let error as DecodingError {
             throw ConfigurationError("\(path) is not a valid runtime configuration: \(describe(error))")
         } catch {

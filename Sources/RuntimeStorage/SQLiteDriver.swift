@@ -18,10 +18,13 @@ public final class SQLiteDriver: SQLDriver {
     private let writer: SerialSQLite
     private let reader: SerialSQLite
 
-    /// Opens (creating if needed) the database file at `path`.
-    public static func open(path: String, logger: Logging.Logger) async throws -> SQLiteDriver {
+    /// Opens (creating if needed) the database file at `path`. `fullSync` (the default) makes every
+    /// acknowledged commit survive power loss; without it (`synchronous=NORMAL`) commits survive a
+    /// crashed or killed process but the last ones may be lost on power failure.
+    public static func open(path: String, fullSync: Bool = true, logger: Logging.Logger) async throws -> SQLiteDriver {
         let writerConnection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-        for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=10000"] {
+        let sync = fullSync ? "FULL" : "NORMAL"
+        for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=\(sync)", "PRAGMA busy_timeout=10000"] {
             _ = try await writerConnection.query(pragma, [])
         }
         let readerConnection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)

@@ -178,7 +178,7 @@ import Testing
             let csv = try await client.send(.get, "/v1/reports/chargeback?groupBy=product,model&format=csv", .admin)
             #expect(csv.status == .ok)
             let line = csv.text.split(separator: "\n").first { $0.hasPrefix(product + ",") }
-            #expect(line == "\(product),gpt-4o,4,3200,500,400,10,0.013000")
+            #expect(line == "\(product),gpt-4o,4,3200,550,400,10,0.013000")
         }
     }
 

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Load test of the Tollgate runtime with wrk on loopback: /v1/check and /v1/usage, on SQLite and
+# PostgreSQL. Reports requests/s and p50/p99 latency per route and back end.
+#
+# Usage: Benchmarks/runtime/run.sh [sqlite|postgres|both]
+# Environment: DURATION (default 10s), CONNECTIONS (default 32), THREADS (default 1),
+#   RUNTIME_BINARY (default .build/release/tollgate-runtime; build it with
+#   `swift build -c release --product tollgate-runtime`), TOLLGATE_TEST_POSTGRES_URL for PostgreSQL
+#   (scripts/start-postgres.sh prints it), SQLITE_OPTIONS (e.g. "?synchronous=normal").
+# Needs: wrk (apt-get install -y wrk).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+BACKENDS="${1:-both}"
+DURATION="${DURATION:-10s}"
+CONNECTIONS="${CONNECTIONS:-32}"
+THREADS="${THREADS:-1}"
+BINARY="${RUNTIME_BINARY:-$ROOT/.build/release/tollgate-runtime}"
+PORT="${BENCH_PORT:-18181}"
+export TOLLGATE_GATEWAY_KEY="bench-gateway-key-0123456789"
+export TOLLGATE_ADMIN_KEY="bench-admin-key-0123456789"
+
+command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
+[ -x "$BINARY" ] || { echo "$BINARY not built: swift build -c release --product tollgate-runtime" >&2; exit 1; }
+
+WORK="$(mktemp -d /tmp/tollgate-bench.XXXXXX)"
+SERVER_PID=""
+cleanup() {
+  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# A product with a budget large enough never to deny during the run.
+sed -e 's/"id": "team-a"/"id": "bench"/' -e 's/"500.00"/"100000000.00"/' \
+  "$ROOT/docs/runtime-config.example.json" > "$WORK/runtime-config.json"
+
+start_server() {
+  TOLLGATE_DATABASE_URL="$1" LOG_LEVEL=error "$BINARY" --config "$WORK/runtime-config.json" \
+    --host 127.0.0.1 --port "$PORT" > "$WORK/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "runtime did not start:" >&2; cat "$WORK/server.log" >&2; exit 1
+}
+
+stop_server() {
+  kill "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+}
+
+RESULTS=()
+run_route() {
+  local backend="$1" route="$2"
+  # Warm-up, then the measured run.
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d2s -s "$ROOT/Benchmarks/runtime/post.lua" "http://127.0.0.1:$PORT" -- "$route" >/dev/null
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$ROOT/Benchmarks/runtime/post.lua" \
+    "http://127.0.0.1:$PORT" -- "$route" > "$WORK/wrk.txt"
+  local rps p50 p99 errors
+  rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.txt")
+  p50=$(awk '$1 == "50%" {print $2}' "$WORK/wrk.txt")
+  p99=$(awk '$1 == "99%" {print $2}' "$WORK/wrk.txt")
+  errors=$(awk '/non-200 responses/ {print $3}' "$WORK/wrk.txt")
+  RESULTS+=("$(printf '%-9s %-10s %10s %9s %9s %8s' "$backend" "/v1/$route" "$rps" "$p50" "$p99" "${errors:-0}")")
+}
+
+run_backend() {
+  local backend="$1" url="$2"
+  start_server "$url"
+  run_route "$backend" check
+  run_route "$backend" usage
+  stop_server
+}
+
+if [ "$BACKENDS" = "sqlite" ] || [ "$BACKENDS" = "both" ]; then
+  run_backend sqlite "sqlite:$WORK/bench.db${SQLITE_OPTIONS:-}"
+fi
+if [ "$BACKENDS" = "postgres" ] || [ "$BACKENDS" = "both" ]; then
+  if [ -z "${TOLLGATE_TEST_POSTGRES_URL:-}" ]; then
+    echo "skipping PostgreSQL: set TOLLGATE_TEST_POSTGRES_URL (eval \"\$(scripts/start-postgres.sh)\")" >&2
+  else
+    run_backend postgres "$TOLLGATE_TEST_POSTGRES_URL"
+  fi
+fi
+
+echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION on $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+printf '%-9s %-10s %10s %9s %9s %8s\n' backend route "req/s" p50 p99 non-200
+for line in "${RESULTS[@]}"; do echo "$line"; done

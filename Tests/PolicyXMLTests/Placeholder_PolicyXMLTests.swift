@@ -1,0 +1,1 @@
+// Placeholder so the package builds until this test target gets its tests.
