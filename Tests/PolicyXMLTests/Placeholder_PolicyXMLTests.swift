@@ -1,1 +1,0 @@
-// Placeholder so the package builds until this test target gets its tests.
