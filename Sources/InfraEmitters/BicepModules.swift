@@ -203,7 +203,7 @@ extension BicepGenerator {
                     ("containers", .array([obj([
                         ("name", s("tollgate-runtime")),
                         ("image", id("image")),
-                        ("args", .array(["serve", "--config", "/etc/tollgate/runtime-config", "--host", "0.0.0.0", "--port", String(port)].map(s))),
+                        ("args", .array(["--config", "/etc/tollgate/runtime-config", "--host", "0.0.0.0", "--port", String(port)].map(s))),
                         ("env", .array([
                             obj([("name", s("TOLLGATE_DATABASE_URL")), ("secretRef", s("database-url"))]),
                             obj([("name", s("TOLLGATE_GATEWAY_KEY")), ("secretRef", s("gateway-key"))]),

@@ -343,7 +343,7 @@ struct TerraformGenerator {
                     attr("image", ref("var.runtime_image")),
                     attr("cpu", .decimal("0.5")),
                     attr("memory", s("1Gi")),
-                    attr("args", .tuple(["serve", "--config", "/etc/tollgate/runtime-config", "--host", "0.0.0.0", "--port", String(port)].map(s))),
+                    attr("args", .tuple(["--config", "/etc/tollgate/runtime-config", "--host", "0.0.0.0", "--port", String(port)].map(s))),
                     env("TOLLGATE_DATABASE_URL", "database-url", nil),
                     env("TOLLGATE_GATEWAY_KEY", "gateway-key", nil),
                     env("TOLLGATE_ADMIN_KEY", "admin-key", nil),

@@ -69,7 +69,7 @@ resource "azurerm_container_app" "runtime" {
       image  = var.runtime_image
       cpu    = 0.5
       memory = "1Gi"
-      args   = ["serve", "--config", "/etc/tollgate/runtime-config", "--host", "0.0.0.0", "--port", "8080"]
+      args   = ["--config", "/etc/tollgate/runtime-config", "--host", "0.0.0.0", "--port", "8080"]
 
       env {
         name        = "TOLLGATE_DATABASE_URL"

@@ -119,7 +119,6 @@ resource app 'Microsoft.App/containerApps@2026-01-01' = {
           name: 'tollgate-runtime'
           image: image
           args: [
-            'serve'
             '--config'
             '/etc/tollgate/runtime-config'
             '--host'
