@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "tollgate-runtime", targets: ["TollgateRuntime"]),
         .executable(name: "tollgate-bench-tokenizer", targets: ["TokenizerBench"]),
         .executable(name: "tollgate-bench-policyxml", targets: ["PolicyXMLBench"]),
+        .executable(name: "tollgate-bench-build", targets: ["BuildBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -48,6 +49,8 @@ let package = Package(
         .target(name: "PolicyXML", dependencies: ["CLibXML2"], swiftSettings: strict),
         // Benchmark: read + canonicalize the policy corpus in-process versus xmllint once per file.
         .executableTarget(name: "PolicyXMLBench", dependencies: ["PolicyXML"], swiftSettings: strict),
+        // Whole-build benchmark: 1,000 products × 5 APIs → XML, runtime config, Bicep, Terraform.
+        .executableTarget(name: "BuildBench", dependencies: ["PolicyCompiler", "InfraEmitters"], swiftSettings: strict),
         // Diagnostic values and their renderers (text and JSON).
         .target(name: "Diagnostics", swiftSettings: strict),
         // Model → policy documents and fragments, plus the policy rule table.
