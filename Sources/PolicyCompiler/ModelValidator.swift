@@ -6,9 +6,17 @@ import GatewayModel
 /// Each finding points at the Swift line that declared the offending value.
 struct ModelValidator {
     let gateway: Gateway
+    let backendIDs: Set<String>
+    let poolIDs: Set<String>
+    let apiIDs: Set<String>
     var diagnostics: [Diagnostic] = []
 
-    init(gateway: Gateway) { self.gateway = gateway }
+    init(gateway: Gateway) {
+        self.gateway = gateway
+        backendIDs = Set(gateway.backends.map(\.id))
+        poolIDs = Set(gateway.backendPools.map(\.id))
+        apiIDs = Set(gateway.apis.map(\.id))
+    }
 
     static func location(_ source: SourceLocation?, path: String) -> Diagnostic.Location {
         Diagnostic.Location(file: source?.fileID, line: source?.line, path: path)
@@ -74,8 +82,6 @@ struct ModelValidator {
         }
     }
 
-    var backendIDs: Set<String> { Set(gateway.backends.map(\.id)) }
-    var poolIDs: Set<String> { Set(gateway.backendPools.map(\.id)) }
 
     /// APIM resource names: letters, digits and hyphens, starting with a letter or digit, at most 80 characters.
     mutating func checkNames() {
@@ -109,7 +115,6 @@ struct ModelValidator {
 
     mutating func checkProduct(_ product: Product) {
         let path = "products[\(product.id)]"
-        let apiIDs = Set(gateway.apis.map(\.id))
         for api in product.apis where !apiIDs.contains(api) {
             error(.undefinedAPI, "product \"\(product.id)\" includes API \"\(api)\", which is not defined", at: product.location, path: path)
         }
