@@ -205,25 +205,25 @@ func newJob(_ deployment: String, key: String? = nil, priority: Int = 0, notAfte
     /// Without the utilization header the dispatcher runs on 429 + retry-after-ms alone.
     @Test func dispatchWithoutUtilizationHeader() async throws {
         var configuration = PTUSimulatorConfiguration()
-        configuration.tokensPerMinute = 120_000
+        configuration.tokensPerMinute = 60_000
         configuration.timeScale = 10
         configuration.sendUtilizationHeader = false
         configuration.backgroundLoadPercent = 50
         try await withSimulator(configuration) { simulator, simPort in
             try await withRuntime(configuration: try runtimeConfiguration(simulatorPort: simPort), tokenCounter: nil) { port, _ in
-                for index in 0..<60 {
+                for index in 0..<150 {
                     let result = try await submit(
                         port, ["deployment": ptuDeployment, "product": "team-a", "request": chatRequest(words: 30, maxTokens: 120, salt: "nh\(index)")])
                     #expect(result.status == 202)
                 }
                 let finished = try await eventually(seconds: 60) {
                     let list = try await send(.GET, "http://127.0.0.1:\(port)/v1/jobs?deployment=\(ptuDeployment)").json
-                    return (list?["counts"] as? [String: Int])?["succeeded"] == 60
+                    return (list?["counts"] as? [String: Int])?["succeeded"] == 150
                 }
                 #expect(finished)
                 let stats = simulator.stats()
                 #expect(stats.duplicateGenerations == 0)
-                #expect(stats.distinctKeys == 60)
+                #expect(stats.distinctKeys == 150)
                 print("header-less dispatch: batch requests \(stats.externalRequests), 429 \(stats.externalThrottled), online 429 \(stats.backgroundThrottled)/\(stats.backgroundRequests)")
             }
         }

@@ -84,17 +84,18 @@ final class RuntimeProcess: @unchecked Sendable {
         simulatorConfiguration.tokensPerMinute = 300_000
         simulatorConfiguration.timeScale = 5
         simulatorConfiguration.backgroundLoadPercent = 50
+        let deployment = "gpt-4o-ptu-replicas-\(UUID().uuidString.prefix(8).lowercased())"
         try await withSimulator(simulatorConfiguration) { simulator, simPort in
             // A fresh queue for this deployment.
             let store = try await SQLRuntimeStore.open(url: database, logger: Logger(label: "replica-test"))
             try await store.migrate()
             _ = try await store.driver.transaction { session in
-                try await session.query("DELETE FROM jobs WHERE deployment = $1", [.text(ptuDeployment)])
+                try await session.query("DELETE FROM jobs WHERE deployment LIKE 'gpt-4o-ptu-replicas-%'", [])
             }
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("replicas-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let config = directory.appendingPathComponent("runtime-config.json")
-            try JSONEncoder().encode(try runtimeConfiguration(simulatorPort: simPort, target: 80)).write(to: config)
+            try JSONEncoder().encode(try runtimeConfiguration(simulatorPort: simPort, target: 80, ptuName: deployment)).write(to: config)
             func environment(_ id: String) -> [String: String] {
                 [
                     "TOLLGATE_DATABASE_URL": database, "TOLLGATE_GATEWAY_KEY": gatewayKey, "TOLLGATE_ADMIN_KEY": adminKey,
@@ -117,7 +118,7 @@ final class RuntimeProcess: @unchecked Sendable {
                     group.addTask {
                         let result = try await send(
                             "http://127.0.0.1:\(port)/v1/jobs",
-                            json: ["deployment": ptuDeployment, "product": "team-a", "idempotencyKey": "replica-\(index)",
+                            json: ["deployment": deployment, "product": "team-a", "idempotencyKey": "\(deployment)-\(index)",
                                    "request": chatRequest(words: 40, maxTokens: 200, salt: "job \(index)")])
                         guard let id = result.json?["id"] as? String else { throw RuntimeProcess.RuntimeProcessError.noPort("no id") }
                         return id
@@ -130,7 +131,7 @@ final class RuntimeProcess: @unchecked Sendable {
             }
             _ = ids
             func counts() async throws -> [String: Int] {
-                (try await send(.GET, "http://127.0.0.1:\(first.port)/v1/jobs?deployment=\(ptuDeployment)&limit=1").json?["counts"]
+                (try await send(.GET, "http://127.0.0.1:\(first.port)/v1/jobs?deployment=\(deployment)&limit=1").json?["counts"]
                     as? [String: Int]) ?? [:]
             }
             // Kill replica 2 once a third of the jobs are done.
@@ -147,7 +148,7 @@ final class RuntimeProcess: @unchecked Sendable {
             // Exactly once at the backend: one generation per job key, no duplicates, replays counted.
             let stats = simulator.stats()
             let generations = simulator.generations()
-            let jobs = try await store.jobs(status: nil, deployment: ptuDeployment, limit: 1000)
+            let jobs = try await store.jobs(status: nil, deployment: deployment, limit: 1000)
             #expect(jobs.count == 500)
             for job in jobs {
                 #expect(job.status == .succeeded)
@@ -159,7 +160,7 @@ final class RuntimeProcess: @unchecked Sendable {
             let billed = try await store.driver.read { session in
                 try await session.query(
                     "SELECT COUNT(*) FROM usage_records WHERE request_id IN (SELECT 'job-' || id FROM jobs WHERE deployment = $1)",
-                    [.text(ptuDeployment)])
+                    [.text(deployment)])
             }
             #expect(billed.first?.first?.int == 500)
             let batchRequests = stats.externalRequests

@@ -20,14 +20,19 @@ let ptuDeployment = "gpt-4o-ptu"
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
-/// The example runtime configuration with every deployment pointed at the simulator.
-func runtimeConfiguration(simulatorPort: Int, target: Int = 80) throws -> RuntimeConfiguration {
+/// The example runtime configuration with every deployment pointed at the simulator; `ptuName`
+/// renames the provisioned deployment (so runtimes of other tests sharing a database never lease
+/// this test's jobs).
+func runtimeConfiguration(simulatorPort: Int, target: Int = 80, ptuName: String = ptuDeployment) throws -> RuntimeConfiguration {
     let data = try Data(contentsOf: packageRoot.appendingPathComponent("infrastructure/runtime-config.json"))
     var configuration = try JSONDecoder().decode(RuntimeConfiguration.self, from: data)
     configuration.deployments = configuration.deployments.map { deployment in
         var copy = deployment
         copy.endpoint = "http://127.0.0.1:\(simulatorPort)/openai"
-        if copy.name == ptuDeployment { copy.targetUtilizationPercent = target }
+        if copy.name == ptuDeployment {
+            copy.targetUtilizationPercent = target
+            copy.name = ptuName
+        }
         return copy
     }
     return configuration
