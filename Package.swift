@@ -21,6 +21,9 @@ let package = Package(
         .executable(name: "tollgate-bench-tokenizer", targets: ["TokenizerBench"]),
         .executable(name: "tollgate-bench-policyxml", targets: ["PolicyXMLBench"]),
         .executable(name: "tollgate-bench-build", targets: ["BuildBench"]),
+        .library(name: "PTUSimulator", targets: ["PTUSimulator"]),
+        .executable(name: "tollgate-ptu-sim", targets: ["TollgatePTUSim"]),
+        .executable(name: "ptu-bench", targets: ["PTUBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -33,6 +36,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // Streaming relay and batch dispatcher (issue 7).
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // Plain values describing a gateway; no behaviour beyond validation-free helpers.
@@ -122,6 +127,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict
         ),
@@ -141,6 +147,36 @@ let package = Package(
             ]
         ),
         .testTarget(name: "InfraEmittersTests", dependencies: ["InfraEmitters"], exclude: ["Golden"]),
+
+        // Relay, batch jobs and the PTU simulator (issue 7).
+        .target(
+            name: "PTUSimulator",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "TollgatePTUSim", dependencies: ["PTUSimulator"], swiftSettings: strict),
+        .executableTarget(
+            name: "PTUBench",
+            dependencies: [
+                "PTUSimulator", "GatewayRuntime", "UsageAccounting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Benchmarks/PTUBench",
+            swiftSettings: strict
+        ),
+        .testTarget(name: "PTUControlTests", dependencies: ["UsageAccounting"]),
+        .testTarget(
+            name: "RelayJobsTests",
+            dependencies: [
+                "GatewayRuntime", "RuntimeStorage", "UsageAccounting", "PTUSimulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            exclude: ["sdk_client.py"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -46,10 +46,13 @@ func redact(_ url: String) -> String {
 /// - Parameters:
 ///   - configuration: settings from `RuntimeSettings.load`.
 ///   - logger: the application's logger.
+///   - tokenCounter: counts tokens for relayed streams without usage (the `Tokenizer` module's
+///     counter once merged); nil records such calls as unknown.
 ///   - onServerRunning: called with the bound port once the server listens.
 public func buildApplication(
     configuration settings: RuntimeSettings,
     logger: Logging.Logger = Logging.Logger(label: "tollgate.runtime"),
+    tokenCounter: (any TokenCounting)? = nil,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
     let store = try await openStore(settings: settings, logger: logger)
@@ -57,6 +60,10 @@ public func buildApplication(
     let service = AccountingService(store: store, settings: settings, metrics: metrics, logger: logger)
     let authenticator = try await Authenticator(settings: settings)
     let router = buildRouter(service: service, authenticator: authenticator, logRequests: settings.logRequests)
+    // Streaming relay and PTU-gated batch jobs (issue 7): routes, dispatcher, backend client.
+    let relayAndJobs = installRelayAndJobs(
+        on: router, service: service, store: store, authenticator: authenticator, relaySettings: try RelaySettings.load(),
+        tokenCounter: tokenCounter, logger: logger)
     var app = Application(
         router: router,
         configuration: ApplicationConfiguration(
@@ -64,6 +71,7 @@ public func buildApplication(
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
         logger: logger)
     app.addServices(StoreLifecycle(store: store, logger: logger))
+    for extra in relayAndJobs.services { app.addServices(extra) }
     return app
 }
 

@@ -90,7 +90,7 @@ public final class SQLRuntimeStore: RuntimeStore {
                 id TEXT PRIMARY KEY, product TEXT, kind TEXT NOT NULL, payload TEXT NOT NULL, received_at BIGINT NOT NULL)
             """,
         ])
-    ]
+    ] + jobMigrations  // batch jobs and relay calls (JobStore.swift)
 
     public func migrate() async throws {
         let dialect = driver.dialect
