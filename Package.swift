@@ -120,7 +120,7 @@ let package = Package(
         .target(
             name: "GatewayRuntime",
             dependencies: [
-                "UsageAccounting", "RuntimeStorage", "GatewayModel",
+                "UsageAccounting", "RuntimeStorage", "GatewayModel", "Tokenizer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

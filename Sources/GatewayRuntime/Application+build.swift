@@ -46,8 +46,8 @@ func redact(_ url: String) -> String {
 /// - Parameters:
 ///   - configuration: settings from `RuntimeSettings.load`.
 ///   - logger: the application's logger.
-///   - tokenCounter: counts tokens for relayed streams without usage (the `Tokenizer` module's
-///     counter once merged); nil records such calls as unknown.
+///   - tokenCounter: counts tokens for relayed streams without usage (`TokenizerCounting` in
+///     production); nil records such calls as unknown.
 ///   - onServerRunning: called with the bound port once the server listens.
 public func buildApplication(
     configuration settings: RuntimeSettings,

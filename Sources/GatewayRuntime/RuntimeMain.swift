@@ -25,7 +25,12 @@ public enum RuntimeMain {
         let app: any ApplicationProtocol
         do {
             settings = try await RuntimeSettings.load(configPath: configPath, host: host, port: port)
-            app = try await buildApplication(configuration: settings, logger: logger) { port in
+            let counter = TokenizerCounting()
+            if counter.availableEncodings().isEmpty {
+                logger.warning(
+                    "no verified encodings in \(counter.directory.path); relayed streams without a usage chunk are recorded as unknown — run `tollgate encodings install`")
+            }
+            app = try await buildApplication(configuration: settings, logger: logger, tokenCounter: counter) { port in
                 FileHandle.standardOutput.write(Data("tollgate-runtime listening on \(host):\(port)\n".utf8))
             }
         } catch let error as ConfigurationError {

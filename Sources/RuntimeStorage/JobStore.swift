@@ -394,7 +394,7 @@ extension SQLRuntimeStore: JobStore {
     }
 
     public func recordRelayCall(_ call: RelayCallRecord) async throws {
-        try await driver.transaction { session in
+        _ = try await driver.transaction { session in
             try await session.query(
                 """
                 INSERT INTO relay_calls (request_id, product, deployment, streaming, backend_status, accounting,
