@@ -90,6 +90,15 @@ final class SerialSQLite: Sendable {
 
     private let _queueStorage: JobQueue
 
+    /// A driver dropped without `close()` (an application whose services never ran, a test that
+    /// stops early) still closes its connection rather than leaking the file handle; sqlite-nio
+    /// asserts on an open connection being deinitialized. The close keeps the connection alive
+    /// until it has run; on an already closed connection it is a no-op (`sqlite3_close(NULL)`).
+    deinit {
+        wakeUp.finish()
+        _ = connection.close()
+    }
+
     /// Jobs waiting for the loop.
     final class JobQueue: Sendable {
         let state = Mutex<(jobs: [Job], closed: Bool)>(([], false))
