@@ -53,7 +53,8 @@ public struct GatewayCompiler: Sendable {
     /// Rule-table findings for one document, mapped back to the declarations that produced them.
     func check(_ document: PolicyDocument, text: String, known: PolicyValidator.KnownNames) -> [Diagnostic] {
         let validator = PolicyValidator(known: known)
-        var diagnostics = validator.validate(document.root, scope: document.scope, file: nil).map { finding in
+        let findings = validator.validate(document.root, scope: document.scope, file: nil, renderedBytes: text.utf8.count)
+        return findings.map { finding in
             var diagnostic = finding.diagnostic
             let depth = document.kind == .fragment ? 1 : 2
             let origin = document.origins[Array(finding.indexPath.prefix(depth))] ?? document.owner
@@ -63,13 +64,6 @@ public struct GatewayCompiler: Sendable {
             diagnostic.notes.append("in generated \(document.path)")
             return diagnostic
         }
-        if document.kind == .fragment, text.utf8.count > PolicyValidator.maximumFragmentBytes {
-            diagnostics.append(Diagnostic(
-                id: DiagnosticID.fragmentTooLarge.rawValue, severity: .error,
-                message: "fragment is \(text.utf8.count) bytes; APIM allows at most \(PolicyValidator.maximumFragmentBytes)",
-                location: ModelValidator.location(document.owner, path: document.path)))
-        }
-        return diagnostics
     }
 
     /// `infrastructure/runtime-config.json`: products, budgets, deployments and pricing for the runtime.

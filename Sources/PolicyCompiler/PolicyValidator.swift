@@ -43,11 +43,19 @@ public struct PolicyValidator: Sendable {
     }
 
     /// Validates a document whose root is `<policies>` (with `scope`, nil when unknown) or `<fragment>`.
-    public func validate(_ root: XMLElement, scope: PolicyScope?, file: String? = nil) -> [Finding] {
+    /// `renderedBytes`, the size of the document as written, lets the validator enforce APIM's
+    /// fragment size limit.
+    public func validate(_ root: XMLElement, scope: PolicyScope?, file: String? = nil, renderedBytes: Int? = nil) -> [Finding] {
         var run = Run(validator: self, file: file, scope: scope)
         switch root.name {
         case "policies": run.document(root)
-        case "fragment": run.fragment(root)
+        case "fragment":
+            run.fragment(root)
+            if let renderedBytes, renderedBytes > Self.maximumFragmentBytes {
+                run.report(
+                    .fragmentTooLarge, .error, "fragment is \(renderedBytes) bytes; APIM allows at most \(Self.maximumFragmentBytes)",
+                    root, path: root.name, indexPath: [])
+            }
         default:
             run.report(.invalidDocumentRoot, .error, "document root is <\(root.name)>; expected <policies> or <fragment>", root, path: root.name, indexPath: [])
         }

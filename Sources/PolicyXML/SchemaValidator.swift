@@ -110,4 +110,12 @@ extension XMLElement {
         }
         return copy
     }
+
+    /// The document as Microsoft's policy XSD can check it: expressions replaced, and a `<fragment>`
+    /// (which that schema does not describe) presented as the `<inbound>` section of `<policies>`.
+    public func schemaView() -> XMLElement {
+        let root = replacingExpressions()
+        guard root.name == "fragment" else { return root }
+        return XMLElement("policies", children: [.element(XMLElement("inbound", children: root.children))])
+    }
 }

@@ -138,8 +138,8 @@ private func diffPairs(old: String, new: String) throws -> [(path: String, old: 
         throw DiffInputError(description: "cannot compare a file with a folder: \(old), \(new)")
     }
     guard oldIsFolder else { return [(new, old, new)] }
-    let oldFiles = diffXMLFiles(in: old)
-    let newFiles = diffXMLFiles(in: new)
+    let oldFiles = PolicyFileSet.xmlFiles(in: old) ?? []
+    let newFiles = PolicyFileSet.xmlFiles(in: new) ?? []
     return Set(oldFiles).union(newFiles).sorted().map { relative in
         (
             relative, oldFiles.contains(relative) ? diffJoin(old, relative) : nil,
@@ -161,21 +161,6 @@ private func diffJoin(_ folder: String, _ relative: String) -> String {
 }
 
 /// Relative paths of the `.xml` files under a folder.
-private func diffXMLFiles(in folder: String) -> [String] {
-    let root = URL(fileURLWithPath: folder).standardizedFileURL
-    guard let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey])
-    else { return [] }
-    var files: [String] = []
-    while let url = enumerator.nextObject() as? URL {
-        guard url.pathExtension.lowercased() == "xml",
-            (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true
-        else { continue }
-        let path = url.standardizedFileURL.path
-        files.append(String(path.dropFirst(root.path.count).drop(while: { $0 == "/" })))
-    }
-    return files.sorted()
-}
-
 private func diffRead(_ path: String) throws -> XMLElement {
     guard let data = FileManager.default.contents(atPath: path) else {
         throw DiffInputError(description: "\(path): error: cannot read the file")

@@ -34,9 +34,11 @@ public struct FmtCommand: ParsableCommand {
     }
 
     public mutating func run() throws {
-        var failed = false
+        let fileSet = PolicyFileSet(paths)
+        for problem in fileSet.problems { fmtPrintError("error: \(problem)") }
+        var failed = !fileSet.problems.isEmpty
         var changed: [String] = []
-        for path in fmtFiles(paths, failed: &failed) {
+        for path in fileSet.files {
             guard let data = FileManager.default.contents(atPath: path) else {
                 fmtPrintError("\(path): error: cannot read the file")
                 failed = true
@@ -73,36 +75,6 @@ public struct FmtCommand: ParsableCommand {
         if failed { throw ExitCode(2) }
         if check && !changed.isEmpty { throw ExitCode(1) }
     }
-}
-
-/// The files named on the command line, with folders expanded to their `.xml` files (sorted).
-private func fmtFiles(_ paths: [String], failed: inout Bool) -> [String] {
-    var files: [String] = []
-    for path in paths {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            fmtPrintError("\(path): error: no such file or folder")
-            failed = true
-            continue
-        }
-        guard isDirectory.boolValue else {
-            files.append(path)
-            continue
-        }
-        let root = URL(fileURLWithPath: path)
-        var found: [String] = []
-        let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey])
-        while let url = enumerator?.nextObject() as? URL {
-            guard url.pathExtension.lowercased() == "xml",
-                (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true
-            else { continue }
-            let relative = String(url.standardizedFileURL.path.dropFirst(root.standardizedFileURL.path.count))
-                .drop(while: { $0 == "/" })
-            found.append(path.hasSuffix("/") ? path + relative : path + "/" + relative)
-        }
-        files += found.sorted()
-    }
-    return files
 }
 
 private func fmtPrintError(_ message: String) {

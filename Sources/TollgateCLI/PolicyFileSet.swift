@@ -26,17 +26,27 @@ struct PolicyFileSet {
                 entries.append(Entry(path: argument, relative: (argument as NSString).lastPathComponent))
                 continue
             }
-            guard let enumerator = FileManager.default.enumerator(atPath: argument) else {
+            guard let relatives = Self.xmlFiles(in: argument) else {
                 problems.append("\(argument): cannot list the folder")
                 continue
             }
-            var found: [Entry] = []
-            while let relative = enumerator.nextObject() as? String {
-                if relative.lowercased().hasSuffix(".xml") {
-                    found.append(Entry(path: (argument as NSString).appendingPathComponent(relative), relative: relative))
-                }
-            }
-            entries += found.sorted { $0.relative < $1.relative }
+            entries += relatives.map { Entry(path: (argument as NSString).appendingPathComponent($0), relative: $0) }
         }
+    }
+
+    /// The regular `.xml` files below `folder`, as paths relative to it, sorted; nil when the folder
+    /// cannot be listed.
+    static func xmlFiles(in folder: String) -> [String]? {
+        let root = URL(fileURLWithPath: folder).standardizedFileURL
+        guard let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey])
+        else { return nil }
+        var files: [String] = []
+        while let url = enumerator.nextObject() as? URL {
+            guard url.pathExtension.lowercased() == "xml",
+                (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true
+            else { continue }
+            files.append(String(url.standardizedFileURL.path.dropFirst(root.path.count).drop(while: { $0 == "/" })))
+        }
+        return files.sorted()
     }
 }

@@ -70,14 +70,7 @@ public struct ValidateCommand: ParsableCommand {
                 id: DiagnosticID.unreadablePolicy.rawValue, severity: .error, message: error.message,
                 location: Diagnostic.Location(file: path, line: error.line, column: error.column), notes: error.notes)]
         }
-        var diagnostics = PolicyValidator().validate(root, scope: scope, file: path).map(\.diagnostic)
-        if root.name == "fragment", data.count > PolicyValidator.maximumFragmentBytes {
-            diagnostics.append(Diagnostic(
-                id: DiagnosticID.fragmentTooLarge.rawValue, severity: .error,
-                message: "fragment is \(data.count) bytes; APIM allows at most \(PolicyValidator.maximumFragmentBytes)",
-                location: Diagnostic.Location(file: path, line: 1, column: 1)))
-        }
-        return diagnostics
+        return PolicyValidator().validate(root, scope: scope, file: path, renderedBytes: data.count).map(\.diagnostic)
     }
 
     /// The scope a file's path suggests (APIOps and Tollgate layouts), or nil when unclear.

@@ -42,6 +42,7 @@ import Testing
         Fault(name: "forward-request twice", xml: policies("<base />", backend: "<forward-request />\n<forward-request />"), id: .usedMoreThanOnce, line: 7),
         Fault(name: "cors twice in a section", xml: policies("<cors><allowed-origins><origin>*</origin></allowed-origins></cors>\n<cors><allowed-origins><origin>*</origin></allowed-origins></cors>"), id: .usedMoreThanOnce, line: 4),
         Fault(name: "fragment with a section", xml: "<fragment>\n<inbound />\n</fragment>\n", id: .fragmentStructure, line: 2, scope: nil),
+        Fault(name: "fragment over 32 KB", xml: "<fragment>\n" + String(repeating: "<set-header name=\"x-pad\" exists-action=\"override\"><value>padding</value></set-header>\n", count: 400) + "</fragment>\n", id: .fragmentTooLarge, line: 1, scope: nil, message: "at most 32768"),
         Fault(name: "fragment with base", xml: "<fragment>\n<base />\n</fragment>\n", id: .fragmentStructure, line: 2, scope: nil),
         Fault(name: "token limit without a limit", xml: policies(#"<azure-openai-token-limit counter-key="k" estimate-prompt-tokens="true" />"#), id: .constraint, line: 3),
         Fault(name: "set-backend-service with both targets", xml: policies(#"<set-backend-service base-url="https://a" backend-id="b" />"#), id: .constraint, line: 3),
