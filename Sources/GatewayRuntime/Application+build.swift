@@ -58,7 +58,7 @@ public func buildApplication(
     let store = try await openStore(settings: settings, logger: logger)
     let metrics = RuntimeMetrics()
     let service = AccountingService(store: store, settings: settings, metrics: metrics, logger: logger)
-    let authenticator = try await Authenticator(settings: settings)
+    let authenticator = try await Authenticator(settings: settings, logger: logger)
     let router = buildRouter(service: service, authenticator: authenticator, logRequests: settings.logRequests)
     // Streaming relay and PTU-gated batch jobs (issue 7): routes, dispatcher, backend client.
     let relayAndJobs = installRelayAndJobs(

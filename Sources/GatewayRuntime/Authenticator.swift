@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import JWTKit
+import Logging
 
 /// Who a request acts for.
 public enum Principal: Sendable, Equatable {
@@ -37,25 +38,22 @@ public struct Authenticator: Sendable {
     let gatewayKey: [UInt8]?
     let adminKey: [UInt8]?
     let entra: EntraSettings?
-    let keys: JWTKeyCollection?
+    let keys: SigningKeys?
     let gatewayHeader: HTTPField.Name
     let adminHeader: HTTPField.Name
 
     /// Builds an authenticator from settings.
-    public init(settings: RuntimeSettings) async throws {
+    public init(settings: RuntimeSettings, logger: Logger = Logger(label: "tollgate.auth")) async throws {
         gatewayKey = settings.gatewayKey.map { Array($0.utf8) }
         adminKey = settings.adminKey.map { Array($0.utf8) }
         entra = settings.entra
-        if let entra = settings.entra { keys = try await Self.makeKeys(jwksJSON: entra.jwksJSON) } else { keys = nil }
+        if let entra = settings.entra {
+            keys = try await SigningKeys(initialJWKS: entra.jwksJSON, source: entra.jwksURL, logger: logger)
+        } else {
+            keys = nil
+        }
         gatewayHeader = HTTPField.Name(settings.configuration.gatewayKeyHeader) ?? HTTPField.Name("X-Tollgate-Key")!
         adminHeader = HTTPField.Name(settings.configuration.adminKeyHeader) ?? HTTPField.Name("X-Tollgate-Admin-Key")!
-    }
-
-    /// A key collection holding the RS256 keys of a JWKS.
-    static func makeKeys(jwksJSON: String) async throws -> JWTKeyCollection {
-        let keys = JWTKeyCollection()
-        try await keys.add(jwksJSON: jwksJSON)
-        return keys
     }
 
     /// Compares two byte strings in time that depends only on the expected length.

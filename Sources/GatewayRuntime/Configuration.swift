@@ -1,9 +1,6 @@
 public import Foundation
 public import GatewayModel
 public import UsageAccounting
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// A setting that prevents the runtime from starting. The message names the setting and what is wrong.
 public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
@@ -22,16 +19,20 @@ public struct EntraSettings: Sendable {
     public var issuer: String
     /// Expected `aud` claim (the runtime's app id URI or client id).
     public var audience: String
-    /// The JSON Web Key Set used to verify RS256 signatures.
+    /// The JSON Web Key Set used to verify RS256 signatures (as read at start-up).
     public var jwksJSON: String
+    /// Where the key set came from when it was fetched; the runtime fetches it again when a token
+    /// names a key id it does not know (key rollover) and once a day. Nil for a key set from a file.
+    public var jwksURL: URL?
     /// App role (in the `roles` claim) that grants admin rights.
     public var adminRole: String
 
     /// Creates Entra settings.
-    public init(issuer: String, audience: String, jwksJSON: String, adminRole: String = "Tollgate.Admin") {
+    public init(issuer: String, audience: String, jwksJSON: String, jwksURL: URL? = nil, adminRole: String = "Tollgate.Admin") {
         self.issuer = issuer
         self.audience = audience
         self.jwksJSON = jwksJSON
+        self.jwksURL = jwksURL
         self.adminRole = adminRole
     }
 }
@@ -143,6 +144,7 @@ public struct RuntimeSettings: Sendable {
                     "Entra ID needs both \(Variable.entraIssuer) and \(Variable.entraAudience) (and a JWKS file or URL)")
             }
             let jwks: String
+            var jwksSource: URL?
             if let jwksFile {
                 guard let data = FileManager.default.contents(atPath: jwksFile) else {
                     throw ConfigurationError("\(Variable.entraJWKSFile): cannot read \(jwksFile)")
@@ -153,8 +155,8 @@ public struct RuntimeSettings: Sendable {
                     throw ConfigurationError("\(Variable.entraJWKSURL) must be an https URL")
                 }
                 do {
-                    let (data, _) = try await URLSession.shared.data(from: url)
-                    jwks = String(decoding: data, as: UTF8.self)
+                    jwks = try await SigningKeys.fetch(url)
+                    jwksSource = url
                 } catch {
                     throw ConfigurationError("\(Variable.entraJWKSURL): cannot fetch \(jwksURL): \(error)")
                 }
@@ -162,12 +164,12 @@ public struct RuntimeSettings: Sendable {
                 throw ConfigurationError("Entra ID needs \(Variable.entraJWKSFile) or \(Variable.entraJWKSURL)")
             }
             do {
-                _ = try await Authenticator.makeKeys(jwksJSON: jwks)
+                _ = try await SigningKeys.makeKeys(jwksJSON: jwks)
             } catch {
                 throw ConfigurationError("the Entra JWKS is not a valid JSON Web Key Set with RSA keys: \(error)")
             }
             entra = EntraSettings(
-                issuer: issuer, audience: audience, jwksJSON: jwks,
+                issuer: issuer, audience: audience, jwksJSON: jwks, jwksURL: jwksSource,
                 adminRole: value(Variable.entraAdminRole) ?? "Tollgate.Admin")
         }
         if gatewayKey == nil && entra == nil {

@@ -72,12 +72,12 @@ func base64URL(_ data: Data) -> String {
         .replacingOccurrences(of: "=", with: "")
 }
 
-/// The JWKS for the test key.
-func testJWKS() throws -> String {
+/// The JWKS for the test key, published under `kid`.
+func testJWKS(kid: String = "test-key") throws -> String {
     let key = try Insecure.RSA.PrivateKey(pem: testPrivateKeyPEM)
     let primitives = try key.publicKey.getKeyPrimitives()
     return """
-        {"keys":[{"kty":"RSA","kid":"test-key","use":"sig","alg":"RS256","n":"\(base64URL(primitives.modulus))","e":"\(base64URL(primitives.publicExponent))"}]}
+        {"keys":[{"kty":"RSA","kid":"\(kid)","use":"sig","alg":"RS256","n":"\(base64URL(primitives.modulus))","e":"\(base64URL(primitives.publicExponent))"}]}
         """
 }
 
@@ -93,15 +93,15 @@ struct TestClaims: JWTPayload {
 /// Signs a token with the test key.
 func token(
     issuer: String = issuer, audience: String = audience, expires: Date = Date().addingTimeInterval(600),
-    notBefore: Date? = nil, roles: [String]? = nil
+    notBefore: Date? = nil, roles: [String]? = nil, kid: String = "test-key"
 ) async throws -> String {
     let keys = JWTKeyCollection()
-    await keys.add(rsa: try Insecure.RSA.PrivateKey(pem: testPrivateKeyPEM), digestAlgorithm: .sha256, kid: "test-key")
+    await keys.add(rsa: try Insecure.RSA.PrivateKey(pem: testPrivateKeyPEM), digestAlgorithm: .sha256, kid: JWKIdentifier(string: kid))
     return try await keys.sign(
         TestClaims(
             iss: IssuerClaim(value: issuer), aud: AudienceClaim(value: [audience]), exp: ExpirationClaim(value: expires),
             nbf: notBefore.map { NotBeforeClaim(value: $0) }, roles: roles),
-        kid: "test-key")
+        kid: JWKIdentifier(string: kid))
 }
 
 /// The runtime configuration the tests use: gpt-4o prices from the default table.
