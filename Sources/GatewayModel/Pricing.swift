@@ -70,6 +70,61 @@ public struct ModelPrice: Codable, Sendable, Hashable {
     }
 }
 
+/// Prices sent with one request (`"price"` in a check or usage report), USD per 1M tokens as decimal
+/// strings. A field that is left out keeps the table's price; with all three the model need not be
+/// in the table at all (a fine-tuned or negotiated-rate deployment, for example).
+public struct PriceOverride: Codable, Sendable, Hashable {
+    public var input: Decimal?
+    public var cachedInput: Decimal?
+    public var output: Decimal?
+
+    public init(input: Decimal? = nil, cachedInput: Decimal? = nil, output: Decimal? = nil) {
+        self.input = input
+        self.cachedInput = cachedInput
+        self.output = output
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case input, cachedInput, output }
+
+    /// True when every rate is given, so no table entry is needed.
+    public var isComplete: Bool { input != nil && cachedInput != nil && output != nil }
+
+    /// `base` with the given rates replaced.
+    public func applied(to base: ModelPrice) -> ModelPrice {
+        var price = base
+        if let input { price.input = input }
+        if let cachedInput { price.cachedInput = cachedInput }
+        if let output { price.output = output }
+        return price
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        func decimal(_ key: CodingKeys) throws -> Decimal? {
+            guard let text = try container.decodeIfPresent(String.self, forKey: key) else { return nil }
+            guard let value = Money.parseDecimal(text), value >= 0 else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: key, in: container, debugDescription: "price must be a non-negative decimal string, got \"\(text)\"")
+            }
+            return value
+        }
+        input = try decimal(.input)
+        cachedInput = try decimal(.cachedInput)
+        output = try decimal(.output)
+        guard input != nil || cachedInput != nil || output != nil else {
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "price needs at least one of input, cachedInput, output"))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        for (key, value) in [(CodingKeys.input, input), (.cachedInput, cachedInput), (.output, output)] {
+            if let value { try container.encode(Money.format(value, scale: max(2, value.fractionDigits)), forKey: key) }
+        }
+    }
+}
+
 extension PricingTable {
     /// List prices of current Azure OpenAI models (Global Standard deployments, USD per 1M tokens).
     ///

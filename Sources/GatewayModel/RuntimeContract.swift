@@ -23,10 +23,12 @@ public struct CheckRequest: Codable, Sendable, Hashable {
     public var user: String?
     public var model: String
     public var estimatedTokens: Int?
+    /// Rates for this request instead of (or on top of) the price table.
+    public var price: PriceOverride?
 
     public init(
         requestId: String, product: String, subscription: String, user: String? = nil, model: String,
-        estimatedTokens: Int? = nil
+        estimatedTokens: Int? = nil, price: PriceOverride? = nil
     ) {
         self.requestId = requestId
         self.product = product
@@ -34,10 +36,11 @@ public struct CheckRequest: Codable, Sendable, Hashable {
         self.user = user
         self.model = model
         self.estimatedTokens = estimatedTokens
+        self.price = price
     }
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
-        case requestId, product, subscription, user, model, estimatedTokens
+        case requestId, product, subscription, user, model, estimatedTokens, price
     }
 }
 
@@ -99,10 +102,13 @@ public struct UsageReport: Codable, Sendable, Hashable {
     public var streaming: Bool
     public var usage: TokenUsage?
     public var response: JSONValue?
+    /// Rates for this request instead of (or on top of) the price table.
+    public var price: PriceOverride?
 
     public init(
         requestId: String, product: String, subscription: String, user: String? = nil, api: String? = nil,
-        model: String, deployment: String? = nil, streaming: Bool, usage: TokenUsage? = nil, response: JSONValue? = nil
+        model: String, deployment: String? = nil, streaming: Bool, usage: TokenUsage? = nil, response: JSONValue? = nil,
+        price: PriceOverride? = nil
     ) {
         self.requestId = requestId
         self.product = product
@@ -114,10 +120,11 @@ public struct UsageReport: Codable, Sendable, Hashable {
         self.streaming = streaming
         self.usage = usage
         self.response = response
+        self.price = price
     }
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
-        case requestId, product, subscription, user, api, model, deployment, streaming, usage, response
+        case requestId, product, subscription, user, api, model, deployment, streaming, usage, response, price
     }
 }
 

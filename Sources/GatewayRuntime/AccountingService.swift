@@ -63,7 +63,7 @@ public struct AccountingService: Sendable {
         let amount: Nanos
         do {
             amount = try calculator.estimate(
-                tokens: request.estimatedTokens ?? product.defaultEstimatedTokens, model: request.model)
+                tokens: request.estimatedTokens ?? product.defaultEstimatedTokens, model: request.model, override: request.price)
         } catch {
             throw APIError(.badRequest, "unknown_model", error.description)
         }
@@ -107,7 +107,9 @@ public struct AccountingService: Sendable {
             throw APIError(.notFound, "unknown_product", "no product \"\(report.product)\"")
         }
         let cost: Nanos
-        do { cost = try calculator.cost(of: usage, model: report.model, deployment: report.deployment) } catch {
+        do {
+            cost = try calculator.cost(of: usage, model: report.model, deployment: report.deployment, override: report.price)
+        } catch {
             throw APIError(.badRequest, "unknown_model", error.description)
         }
         let record = UsageRecord(

@@ -46,6 +46,15 @@ public struct CostCalculator: Sendable {
         return table.price(model: best, deploymentType: type)
     }
 
+    /// The price a request pays: the table's price with the request's override applied; an override
+    /// with every rate needs no table entry.
+    public func price(model: String, deployment: String? = nil, override: PriceOverride?) -> ModelPrice? {
+        guard let override else { return price(model: model, deployment: deployment) }
+        if let base = price(model: model, deployment: deployment) { return override.applied(to: base) }
+        guard override.isComplete else { return nil }
+        return override.applied(to: ModelPrice(model: model, input: 0, cachedInput: 0, output: 0))
+    }
+
     /// Checks that token counts are consistent: none negative, cached ≤ prompt, reasoning ≤ completion.
     public static func validate(_ usage: TokenUsage) throws(PricingError) {
         guard usage.promptTokens >= 0, usage.completionTokens >= 0, usage.cachedTokens >= 0, usage.reasoningTokens >= 0
@@ -67,18 +76,22 @@ public struct CostCalculator: Sendable {
     }
 
     /// The cost of one call rounded to nano-dollars, after validating the counts.
-    public func cost(of usage: TokenUsage, model: String, deployment: String? = nil) throws(PricingError) -> Nanos {
+    public func cost(
+        of usage: TokenUsage, model: String, deployment: String? = nil, override: PriceOverride? = nil
+    ) throws(PricingError) -> Nanos {
         try Self.validate(usage)
-        guard let price = price(model: model, deployment: deployment) else { throw .unknownModel(model) }
+        guard let price = price(model: model, deployment: deployment, override: override) else { throw .unknownModel(model) }
         return Nanos(rounding: Self.cost(of: usage, at: price))
     }
 
     /// The cost reserved for a budget check: the estimate counted as prompt tokens at the input rate
     /// (a conservative choice when the split between prompt and completion is unknown is the larger
     /// of the two rates).
-    public func estimate(tokens: Int, model: String, deployment: String? = nil) throws(PricingError) -> Nanos {
+    public func estimate(
+        tokens: Int, model: String, deployment: String? = nil, override: PriceOverride? = nil
+    ) throws(PricingError) -> Nanos {
         guard tokens >= 0 else { throw .invalidUsage("estimatedTokens must not be negative") }
-        guard let price = price(model: model, deployment: deployment) else { throw .unknownModel(model) }
+        guard let price = price(model: model, deployment: deployment, override: override) else { throw .unknownModel(model) }
         let rate = max(price.input, price.output)
         return Nanos(rounding: Decimal(tokens) * rate / Decimal(1_000_000))
     }

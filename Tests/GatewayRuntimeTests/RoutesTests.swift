@@ -107,6 +107,16 @@ import Testing
             #expect(again.json["duplicate"] as? Bool == true)
             #expect(again.json["cost"] as? String == "0.004500")
 
+            // A per-request price: the rates given replace the table's; malformed rates are a 400.
+            let pricedProduct = unique("priced")
+            #expect(try await client.send(.post, "/v1/products", .admin, body: productBody(pricedProduct)).status == .created)
+            let priced = usageBody("p1-\(pricedProduct)", product: pricedProduct).replacingOccurrences(
+                of: #""streaming":false"#, with: #""streaming":false,"price":{"input":"0.00","output":"1.00"}"#)
+            let pricedReply = try await client.send(.post, "/v1/usage", body: priced)
+            #expect(pricedReply.json["cost"] as? String == "0.000200")
+            let negativePrice = priced.replacingOccurrences(of: #""1.00""#, with: #""-1.00""#).replacingOccurrences(of: "p1-", with: "p2-")
+            #expect(try await client.send(.post, "/v1/usage", body: negativePrice).status == .badRequest)
+
             // Spend 0.0045 of 0.05: four more $0.01 checks fit, the fifth does not.
             var allowed = 0
             for index in 0..<5 {

@@ -75,6 +75,29 @@ import Testing
         #expect(try calculator.estimate(tokens: 1000, model: "gpt-4o") == Nanos(10_000_000))
     }
 
+    @Test func perRequestPriceOverridesReplaceOnlyTheRatesGiven() throws {
+        let usage = TokenUsage(promptTokens: 1000, completionTokens: 200, cachedTokens: 400)
+        // gpt-4o with a negotiated output rate: 600 × 2.50 + 400 × 1.25 + 200 × 8.00 = 3600 per 1M.
+        let partial = try JSONDecoder().decode(PriceOverride.self, from: Data(#"{"output":"8.00"}"#.utf8))
+        #expect(try calculator.cost(of: usage, model: "gpt-4o", override: partial) == Nanos(3_600_000))
+        // A model the table does not know is priced when every rate is given …
+        let complete = PriceOverride(input: 1, cachedInput: Decimal(string: "0.5")!, output: 4)
+        #expect(try calculator.cost(of: usage, model: "my-finetune", override: complete) == Nanos(1_600_000))
+        #expect(try calculator.estimate(tokens: 1000, model: "my-finetune", override: complete) == Nanos(4_000_000))
+        // … and is still unknown when a rate is missing.
+        #expect(throws: PricingError.unknownModel("my-finetune")) {
+            try calculator.cost(of: usage, model: "my-finetune", override: partial)
+        }
+    }
+
+    @Test func malformedPriceOverridesAreRejected() {
+        for json in [#"{"input":"-1.00"}"#, #"{"input":"cheap"}"#, #"{"input":2.5}"#, "{}"] {
+            #expect(throws: DecodingError.self, "\(json)") { try JSONDecoder().decode(PriceOverride.self, from: Data(json.utf8)) }
+        }
+        let encoded = try? JSONEncoder().encode(PriceOverride(output: Decimal(string: "8.125")!))
+        #expect(encoded.map { String(decoding: $0, as: UTF8.self) } == #"{"output":"8.125"}"#)
+    }
+
     @Test func nanosFormatting() {
         #expect(Nanos(4_500_000).formatted() == "0.004500")
         #expect(Nanos(12_340_000_000).formatted(minimumScale: 2) == "12.34")
