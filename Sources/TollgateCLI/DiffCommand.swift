@@ -151,7 +151,7 @@ private func diffPairs(old: String, new: String) throws -> [(path: String, old: 
 private func diffKind(_ path: String) throws -> Bool {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-        throw DiffInputError(description: "\(path): no such file or folder")
+        throw DiffInputError(description: "\(path): no such file or directory")
     }
     return isDirectory.boolValue
 }
