@@ -8,7 +8,18 @@
 import GatewayDSL
 
 let importedExample = Gateway("imported-example", service: .existing("apim")) {
-    Document("imported/Back-end-API-redundancy.policy.xml") {
+    Document("imported/Back-end-API-redundancy.policy.xml", leadingComments: [#"""
+
+    This policy routes calls to the closest of two backend services, and fails over to the secondary if an HTTP 404 is returned.
+    
+    It assumes that the API Manager is deployed in 'East US' and 'West Europe'. Similarly the policy (as is) assumes two backend services, in the same regions, vis:
+        https://hello-eus.azurewebsites.net/  (for East US); and
+        https://hello-weu.azurewebsites.net/  (for West Europe)
+
+    If a failure (HTTP 404) is returned from the backend service, the policy will re-route the call to the fail-over region.
+    The policy uses cached values to track which service has returned an error in the last 10 seconds, to avoid routing new requests to a backend which will likely fail.
+
+"""#]) {
         Inbound {
             Base()
             CustomPolicy("set-backend-service", ["base-url": "https://hello-eus.azurewebsites.net/"])
@@ -55,7 +66,11 @@ let importedExample = Gateway("imported-example", service: .existing("apim")) {
         }
     }
 
-    Document("imported/List-all-inbound-headers.policy.xml") {
+    Document("imported/List-all-inbound-headers.policy.xml", leadingComments: [#"""
+
+    This policy sample demonstrates the listing of all inbound HTTP headers, which can be a bit more straight-forward than setting up a trace. 
+
+"""#]) {
         Inbound {
             Base()
             CustomPolicy("return-response", content: [
@@ -83,6 +98,8 @@ let importedExample = Gateway("imported-example", service: .existing("apim")) {
     }
 
     FragmentDocument("imported/frag-aad-auth.xml") {
+        Comment(" AAD Authorization ")
+        Comment(" Enable AAD is named value set to true ")
         CustomPolicy("set-variable", ["name": "entra-validate", "value": "{{entra-auth}}"])
         When(#"@(context.Variables.GetValueOrDefault("entra-auth") == "true")"#, then: {
             CustomPolicy("validate-jwt", ["header-name": "Authorization", "failed-validation-httpcode": "401", "failed-validation-error-message": "Unauthorized", "require-expiration-time": "true", "require-scheme": "Bearer", "require-signed-tokens": "true"], content: [

@@ -317,18 +317,21 @@ extension PolicyDocumentDeclaration: GatewayComponent {
 /// A `<policies>` document emitted exactly as declared at `policies/<path>` (how `tollgate import`
 /// brings existing files in). Sections appear in the order given; an empty block gives `<section />`.
 public func Document(
-    _ path: String, scope: String? = nil, fileID: String = #fileID, line: Int = #line,
+    _ path: String, scope: String? = nil, leadingComments: [String] = [], fileID: String = #fileID, line: Int = #line,
     @ComponentBuilder<SectionPolicies> _ sections: () -> [SectionPolicies]
 ) -> PolicyDocumentDeclaration {
     PolicyDocumentDeclaration(
         path: path, scope: scope,
         body: .policies(sections().map { DeclaredSection(section: $0.section, policies: $0.policies) }),
-        location: SourceLocation(fileID: fileID, line: line))
+        leadingComments: leadingComments, location: SourceLocation(fileID: fileID, line: line))
 }
 
 /// A `<fragment>` emitted exactly as declared at `policies/<path>`.
 public func FragmentDocument(
-    _ path: String, fileID: String = #fileID, line: Int = #line, @PolicyBuilder<FragmentContext> _ policies: () -> [PlacedPolicy]
+    _ path: String, leadingComments: [String] = [], fileID: String = #fileID, line: Int = #line,
+    @PolicyBuilder<FragmentContext> _ policies: () -> [PlacedPolicy]
 ) -> PolicyDocumentDeclaration {
-    PolicyDocumentDeclaration(path: path, scope: nil, body: .fragment(policies()), location: SourceLocation(fileID: fileID, line: line))
+    PolicyDocumentDeclaration(
+        path: path, scope: nil, body: .fragment(policies()), leadingComments: leadingComments,
+        location: SourceLocation(fileID: fileID, line: line))
 }

@@ -48,6 +48,12 @@ public func Base<Context>(fileID: String = #fileID, line: Int = #line) -> Policy
     PolicyStatement(.base, fileID: fileID, line: line)
 }
 
+/// `<!--text-->` between policies. The text is written byte for byte, so add the spaces you want
+/// around it; XML does not allow `--` inside a comment or `-` at its end.
+public func Comment<Context>(_ text: String, fileID: String = #fileID, line: Int = #line) -> PolicyStatement<Context> {
+    PolicyStatement(.comment(text), fileID: fileID, line: line)
+}
+
 /// `<include-fragment fragment-id="…" />`.
 public func IncludeFragment<Context>(_ id: String, fileID: String = #fileID, line: Int = #line) -> PolicyStatement<Context> {
     PolicyStatement(.includeFragment(id), fileID: fileID, line: line)

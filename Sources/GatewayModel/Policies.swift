@@ -51,6 +51,8 @@ public indirect enum Policy: Codable, Sendable, Hashable {
     case retry(Retry, [PlacedPolicy])
     /// Any other policy element, written as-is.
     case node(PolicyNode)
+    /// `<!--…-->` between policies, written byte for byte (it must not contain `--` or end in `-`).
+    case comment(String)
 }
 
 public enum HeaderExistsAction: String, Codable, Sendable, CaseIterable {
@@ -153,6 +155,8 @@ public struct PolicyNode: Codable, Sendable, Hashable {
         case element(PolicyNode)
         /// Text (an expression, a literal, or a payload such as a liquid template), unescaped.
         case text(String)
+        /// `<!--…-->`, byte for byte.
+        case comment(String)
     }
 
     public var name: String
@@ -191,12 +195,15 @@ public struct PolicyDocumentDeclaration: Codable, Sendable, Hashable {
     /// The scope it is attached to (`global`, `product`, `api`, `operation`, `workspace`), when known.
     public var scope: String?
     public var body: Body
+    /// Comments written before the root element (such as the portal's "IMPORTANT" note), byte for byte.
+    public var leadingComments: [String]
     @Located public var location: SourceLocation?
 
-    public init(path: String, scope: String?, body: Body, location: SourceLocation? = nil) {
+    public init(path: String, scope: String?, body: Body, leadingComments: [String] = [], location: SourceLocation? = nil) {
         self.path = path
         self.scope = scope
         self.body = body
+        self.leadingComments = leadingComments
         self.location = location
     }
 }

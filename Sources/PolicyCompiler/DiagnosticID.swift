@@ -27,6 +27,7 @@ public enum DiagnosticID: String, Sendable, CaseIterable {
     case invalidCircuitBreaker = "TG1036"
     case missingRuntime = "TG1037"
     case invalidName = "TG1038"
+    case invalidComment = "TG1039"
     case infrastructure = "TG1040"
     case schemaViolation = "TG1099"
 
@@ -60,6 +61,7 @@ public enum DiagnosticID: String, Sendable, CaseIterable {
         case .invalidCircuitBreaker: "circuit breaker with invalid counts or durations"
         case .missingRuntime: "budgets need a runtime endpoint"
         case .invalidName: "id not usable as an APIM resource name"
+        case .invalidComment: "comment text that XML does not allow (\"--\" inside or \"-\" at the end)"
         case .infrastructure: "the description cannot be deployed as Bicep/Terraform (e.g. a backend URL that is not an Azure OpenAI endpoint)"
         case .schemaViolation: "generated XML rejected by the policy schema"
         }

@@ -30,7 +30,7 @@ public struct GatewayCompiler: Sendable {
         var files: [String: String] = [:]
         let known = knownNames(gateway, documents: documents)
         for document in documents {
-            let text = writer.write(document.root)
+            let text = document.text(using: writer)
             files[document.path] = text
             diagnostics += check(document, text: text, known: known)
         }

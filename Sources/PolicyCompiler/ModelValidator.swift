@@ -36,6 +36,7 @@ struct ModelValidator {
         duplicates(gateway.loggers.map { ($0.id, $0.location) }, kind: "logger", path: "loggers")
         duplicates(gateway.products.flatMap { $0.subscriptions.map { ($0.id, $0.location) } }, kind: "subscription", path: "subscriptions")
         checkDocumentPaths()
+        checkComments()
         for product in gateway.products { checkProduct(product) }
         for api in gateway.apis { checkAPI(api) }
         for pool in gateway.backendPools { checkPool(pool) }
@@ -58,6 +59,52 @@ struct ModelValidator {
             }
         }
         return diagnostics
+    }
+
+    /// XML comments cannot contain `--` or end in `-`; such text would make the written file unreadable.
+    mutating func checkComments() {
+        func check(_ text: String, at location: SourceLocation?, path: String) {
+            if text.contains("--") || text.hasSuffix("-") {
+                error(.invalidComment, "comment text \"\(text)\" contains \"--\" or ends in \"-\", which XML does not allow", at: location, path: path)
+            }
+        }
+        func visit(_ content: [PolicyNode.Content], at location: SourceLocation?, path: String) {
+            for item in content {
+                switch item {
+                case .comment(let text): check(text, at: location, path: path)
+                case .element(let node): visit(node.content, at: location, path: path)
+                case .text: break
+                }
+            }
+        }
+        func visit(_ policies: [PlacedPolicy], path: String) {
+            for placed in policies {
+                switch placed.policy {
+                case .comment(let text): check(text, at: placed.location, path: path)
+                case .choose(let whens, let otherwise):
+                    for when in whens { visit(when.policies, path: path) }
+                    visit(otherwise ?? [], path: path)
+                case .retry(_, let nested): visit(nested, path: path)
+                case .node(let node): visit(node.content, at: placed.location, path: path)
+                default: break
+                }
+            }
+        }
+        func visit(_ sections: PolicySections, path: String) {
+            for list in [sections.inbound, sections.backend, sections.outbound, sections.onError] { visit(list, path: path) }
+        }
+        visit(gateway.globalPolicies, path: "globalPolicies")
+        for product in gateway.products { visit(product.policies, path: "products[\(product.id)]") }
+        for api in gateway.apis { visit(api.policies, path: "apis[\(api.id)]") }
+        for fragment in gateway.fragments { visit(fragment.policies, path: "fragments[\(fragment.id)]") }
+        for document in gateway.policyDocuments {
+            let path = "policyDocuments[\(document.path)]"
+            for text in document.leadingComments { check(text, at: document.location, path: path) }
+            switch document.body {
+            case .fragment(let policies): visit(policies, path: path)
+            case .policies(let sections): for section in sections { visit(section.policies, path: path) }
+            }
+        }
     }
 
     /// Declared documents must not collide with generated files or each other, and must stay under policies/.

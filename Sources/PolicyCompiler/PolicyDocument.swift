@@ -17,6 +17,13 @@ public struct PolicyDocument: Sendable, Hashable {
     public var origins: [[Int]: SourceLocation]
     /// Where the owning declaration (product, API, fragment, gateway) was written.
     public var owner: SourceLocation?
+    /// Comments written before the root element, one per line.
+    public var leadingComments: [String] = []
+
+    /// The file's text: the leading comments, then the root written by `writer`.
+    public func text(using writer: XMLWriter) -> String {
+        leadingComments.map { "<!--\($0)-->\n" }.joined() + writer.write(root)
+    }
 
     public var scope: PolicyScope? {
         if case .policies(let scope) = kind { return scope }

@@ -18,41 +18,57 @@ public enum PolicyImporter {
     }
 
     /// A declared document for `root` (a `<policies>` or `<fragment>` element), to be emitted at
-    /// `policies/<path>`.
-    public static func declaration(for root: XMLElement, path: String, scope: PolicyScope?) throws -> PolicyDocumentDeclaration {
+    /// `policies/<path>`. Comments are kept where the model can hold them: before the root, between
+    /// policies and inside policy elements; comments between the sections of `<policies>` are not.
+    public static func declaration(
+        for root: XMLElement, path: String, scope: PolicyScope?, leadingComments: [String] = []
+    ) throws -> PolicyDocumentDeclaration {
         switch root.name {
         case "fragment":
-            return PolicyDocumentDeclaration(path: path, scope: nil, body: .fragment(root.elements.map(placed)))
+            return PolicyDocumentDeclaration(
+                path: path, scope: nil, body: .fragment(placedList(root)), leadingComments: leadingComments)
         case "policies":
             var sections: [DeclaredSection] = []
             for element in root.elements {
                 guard let section = PolicySection(rawValue: element.name) else {
                     throw ImportError(path: path, message: "<\(element.name)> at line \(element.position?.line ?? 0) is not a policy section")
                 }
-                sections.append(DeclaredSection(section: section, policies: element.elements.map(placed)))
+                sections.append(DeclaredSection(section: section, policies: placedList(element)))
             }
             if !root.attributes.isEmpty {
                 throw ImportError(path: path, message: "attributes on <policies> cannot be represented")
             }
-            return PolicyDocumentDeclaration(path: path, scope: scope?.rawValue, body: .policies(sections))
+            return PolicyDocumentDeclaration(
+                path: path, scope: scope?.rawValue, body: .policies(sections), leadingComments: leadingComments)
         default:
             throw ImportError(path: path, message: "root <\(root.name)> is not <policies> or <fragment>")
         }
     }
 
-    static func placed(_ element: XMLElement) -> PlacedPolicy { PlacedPolicy(policy(for: element)) }
+    /// The policies and comments among `element`'s children, in order.
+    static func placedList(_ element: XMLElement) -> [PlacedPolicy] {
+        element.children.compactMap { child in
+            switch child {
+            case .element(let element): PlacedPolicy(policy(for: element))
+            case .comment(let text): PlacedPolicy(.comment(text))
+            case .text, .cdata: nil
+            }
+        }
+    }
 
-    /// The typed policy when it renders back to the same canonical element, else a generic node.
+    /// The typed policy when it renders back to the same canonical element (comments included),
+    /// else a generic node.
     public static func policy(for element: XMLElement) -> Policy {
         if let typed = typedCandidate(element),
-           Canonicalizer.canonicalize(PolicyTranslator.element(for: typed)) == Canonicalizer.canonicalize(element) {
+           Canonicalizer.canonicalize(PolicyTranslator.element(for: typed), keepComments: true)
+            == Canonicalizer.canonicalize(element, keepComments: true) {
             return typed
         }
         return .node(node(for: element))
     }
 
-    /// The generic form of an element: attributes in order, child elements and text in order
-    /// (adjacent text and CDATA merged, whitespace between elements and comments dropped).
+    /// The generic form of an element: attributes in order, child elements, text and comments in
+    /// order (adjacent text and CDATA merged, whitespace between elements dropped).
     public static func node(for element: XMLElement) -> PolicyNode {
         var content: [PolicyNode.Content] = []
         var pending = ""
@@ -65,7 +81,9 @@ public enum PolicyImporter {
         for child in element.children {
             switch child {
             case .text(let text), .cdata(let text): pending += text
-            case .comment: break
+            case .comment(let text):
+                flush()
+                content.append(.comment(text))
             case .element(let child):
                 flush()
                 content.append(.element(node(for: child)))
@@ -75,9 +93,10 @@ public enum PolicyImporter {
         return PolicyNode(element.name, attributes: element.attributes.map { .init($0.name, $0.value) }, content: content)
     }
 
-    /// The generic form of any policy, as the compiler would write it.
-    public static func genericNode(for policy: Policy) -> PolicyNode {
-        node(for: PolicyTranslator.element(for: policy))
+    /// The generic form of any policy, as the compiler would write it; nil for a comment, which is no element.
+    public static func genericNode(for policy: Policy) -> PolicyNode? {
+        if case .comment = policy { return nil }
+        return node(for: PolicyTranslator.element(for: policy))
     }
 
     /// A typed reading of the element, or nil when the model has no type for it.
@@ -97,9 +116,9 @@ public enum PolicyImporter {
             var otherwise: [PlacedPolicy]?
             for branch in element.elements {
                 if branch.name == "when", let condition = branch[attribute: "condition"] {
-                    whens.append(When(condition: condition, policies: branch.elements.map(placed)))
+                    whens.append(When(condition: condition, policies: placedList(branch)))
                 } else if branch.name == "otherwise" {
-                    otherwise = branch.elements.map(placed)
+                    otherwise = placedList(branch)
                 } else {
                     return nil
                 }
@@ -114,7 +133,7 @@ public enum PolicyImporter {
                 condition: condition, count: count, intervalSeconds: interval,
                 maxIntervalSeconds: attributes["max-interval"].flatMap(Int.init), deltaSeconds: attributes["delta"].flatMap(Int.init),
                 firstFastRetry: attributes["first-fast-retry"]?.lowercased() == "true")
-            return .retry(settings, element.elements.map(placed))
+            return .retry(settings, placedList(element))
         default:
             return nil
         }

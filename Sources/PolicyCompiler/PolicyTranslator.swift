@@ -29,19 +29,31 @@ struct PolicyTranslator {
     /// Accumulates the policies of one section and remembers which declaration produced each.
     struct Section {
         let name: String
-        var policies: [XMLElement] = []
+        /// Policy elements and the comments between them.
+        var policies: [XMLNode] = []
+        /// Declarations by element index (comments are not counted, as in the validator's paths).
         var origins: [Int: SourceLocation] = [:]
+        private var elementCount = 0
 
         init(_ name: String) { self.name = name }
 
         mutating func add(_ element: XMLElement, from location: SourceLocation?) {
-            if let location { origins[policies.count] = location }
-            policies.append(element)
+            if let location { origins[elementCount] = location }
+            policies.append(.element(element))
+            elementCount += 1
         }
 
         mutating func add(_ placed: [PlacedPolicy]) {
-            for policy in placed { add(PolicyTranslator.element(for: policy.policy), from: policy.location) }
+            for policy in placed {
+                if case .comment(let text) = policy.policy {
+                    policies.append(.comment(text))
+                } else {
+                    add(PolicyTranslator.element(for: policy.policy), from: policy.location)
+                }
+            }
         }
+
+        var element: XMLElement { XMLElement(name, children: policies) }
     }
 
     func document(path: String, scope: PolicyScope?, sections: [Section], owner: SourceLocation?) -> PolicyDocument {
@@ -49,7 +61,7 @@ struct PolicyTranslator {
         for (sectionIndex, section) in sections.enumerated() {
             for (policyIndex, location) in section.origins { origins[[sectionIndex, policyIndex]] = location }
         }
-        let root = X.element("policies", [], sections.map { X.element($0.name, [], $0.policies) })
+        let root = X.element("policies", [], sections.map(\.element))
         return PolicyDocument(path: path, kind: .policies(scope), root: root, origins: origins, owner: owner)
     }
 
@@ -193,7 +205,7 @@ struct PolicyTranslator {
         var origins: [[Int]: SourceLocation] = [:]
         for (index, location) in section.origins { origins[[index]] = location }
         return PolicyDocument(
-            path: OutputLayout.fragment(fragment.id), kind: .fragment, root: X.element("fragment", [], section.policies),
+            path: OutputLayout.fragment(fragment.id), kind: .fragment, root: section.element,
             origins: origins, owner: fragment.location)
     }
 
@@ -236,20 +248,32 @@ struct PolicyTranslator {
             ], children)
         case .choose(let whens, let otherwise):
             var branches = whens.map { when in
-                X.element("when", [("condition", when.condition)], when.policies.map { element(for: $0.policy) })
+                XMLElement("when", attributes: [XMLAttribute("condition", when.condition)], children: nodes(for: when.policies))
             }
             if let otherwise {
-                branches.append(X.element("otherwise", [], otherwise.map { element(for: $0.policy) }))
+                branches.append(XMLElement("otherwise", children: nodes(for: otherwise)))
             }
             return X.element("choose", [], branches)
         case .retry(let retry, let policies):
-            return X.element("retry", [
+            var element = X.element("retry", [
                 ("condition", retry.condition), ("count", String(retry.count)), ("interval", String(retry.intervalSeconds)),
                 ("max-interval", retry.maxIntervalSeconds.map(String.init)), ("delta", retry.deltaSeconds.map(String.init)),
                 ("first-fast-retry", X.bool(retry.firstFastRetry)),
-            ], policies.map { element(for: $0.policy) })
+            ])
+            element.children = nodes(for: policies)
+            return element
         case .node(let node):
             return element(for: node)
+        case .comment:
+            preconditionFailure("a comment is not an element; use nodes(for:)")
+        }
+    }
+
+    /// The XML for a list of statements: policy elements and comments, in order.
+    static func nodes(for policies: [PlacedPolicy]) -> [XMLNode] {
+        policies.map { placed in
+            if case .comment(let text) = placed.policy { return .comment(text) }
+            return .element(element(for: placed.policy))
         }
     }
 
@@ -260,6 +284,7 @@ struct PolicyTranslator {
                 switch content {
                 case .element(let child): .element(element(for: child))
                 case .text(let text): .text(text)
+                case .comment(let text): .comment(text)
                 }
             })
     }
@@ -274,17 +299,19 @@ struct PolicyTranslator {
             var origins: [[Int]: SourceLocation] = [:]
             for (index, location) in section.origins { origins[[index]] = location }
             return PolicyDocument(
-                path: path, kind: .fragment, root: X.element("fragment", [], section.policies), origins: origins,
-                owner: declaration.location)
+                path: path, kind: .fragment, root: section.element, origins: origins,
+                owner: declaration.location, leadingComments: declaration.leadingComments)
         case .policies(let declared):
             let sections = declared.map { declaredSection -> Section in
                 var section = Section(declaredSection.section.rawValue)
                 section.add(declaredSection.policies)
                 return section
             }
-            return document(
+            var document = document(
                 path: path, scope: declaration.scope.flatMap(PolicyScope.init(rawValue:)), sections: sections,
                 owner: declaration.location)
+            document.leadingComments = declaration.leadingComments
+            return document
         }
     }
 }

@@ -44,14 +44,16 @@ struct DSLSourcePrinter {
     }
 
     mutating func document(_ document: PolicyDocumentDeclaration) {
+        let comments = document.leadingComments.isEmpty
+            ? "" : ", leadingComments: [" + document.leadingComments.map(literal).joined(separator: ", ") + "]"
         switch document.body {
         case .fragment(let policies):
-            block("FragmentDocument(\(literal(document.path)))") { printer in
+            block("FragmentDocument(\(literal(document.path))\(comments))") { printer in
                 for policy in policies { printer.policy(policy.policy) }
             }
         case .policies(let sections):
             let scope = document.scope.map { ", scope: \(literal($0))" } ?? ""
-            block("Document(\(literal(document.path))\(scope))") { printer in
+            block("Document(\(literal(document.path))\(scope)\(comments))") { printer in
                 for section in sections {
                     let name = switch section.section {
                     case .inbound: "Inbound"
@@ -75,6 +77,8 @@ struct DSLSourcePrinter {
         switch policy {
         case .base:
             line("Base()")
+        case .comment(let text):
+            line("Comment(\(literal(text)))")
         case .includeFragment(let id):
             line("IncludeFragment(\(literal(id)))")
         case .setHeader(let name, let values, let action):
@@ -107,7 +111,7 @@ struct DSLSourcePrinter {
             }
         default:
             // Typed cases without a one-call DSL form are written through their generic form.
-            self.policy(.node(PolicyImporter.genericNode(for: policy)))
+            if let node = PolicyImporter.genericNode(for: policy) { self.policy(.node(node)) }
         }
     }
 
@@ -116,6 +120,8 @@ struct DSLSourcePrinter {
             switch item {
             case .text(let text):
                 line(".text(\(literal(text))),")
+            case .comment(let text):
+                line(".comment(\(literal(text))),")
             case .element(let node):
                 let attributes = node.attributes.isEmpty ? "" : ", attributes: [" + node.attributes.map {
                     ".init(\(literal($0.name)), \(literal($0.value)))"

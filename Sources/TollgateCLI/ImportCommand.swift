@@ -13,8 +13,8 @@ public struct ImportCommand: ParsableCommand {
             Each file becomes a Document (or FragmentDocument) declaration whose policies use typed DSL \
             calls where the model has a type that reproduces the element exactly (Base, IncludeFragment, \
             SetHeader, When, RetryOn) and CustomPolicy otherwise. Building the result writes the files \
-            again under policies/imported/<relative path>; `tollgate diff` against the originals exits 0 \
-            (comments are not carried over).
+            again under policies/imported/<relative path>; `tollgate diff` against the originals exits 0. \
+            Comments are kept (Comment(…), leadingComments:) except those between the sections of <policies>.
 
             Writes DIR/ImportedGateway.swift (the gateway declaration) and, when it does not exist yet, \
             DIR/main.swift calling TollgateCLI.main — together an executable target (or prints the \
@@ -89,11 +89,13 @@ public struct ImportCommand: ParsableCommand {
         guard let data = FileManager.default.contents(atPath: entry.path) else {
             throw PolicyImporter.ImportError(path: entry.path, message: "cannot read the file")
         }
-        let root = try PolicyReader.parse(Array(data), path: entry.path)
+        let document = try PolicyReader.parseDocument(Array(data), path: entry.path)
         var relative = entry.relative
         if !relative.lowercased().hasSuffix(".xml") { relative += ".xml" }
         // Keep paths usable as file names in any shell and as Swift string literals.
         relative = String(relative.map { $0 == " " ? "-" : $0 })
-        return try PolicyImporter.declaration(for: root, path: "imported/" + relative, scope: ValidateCommand.inferScope(entry.path))
+        return try PolicyImporter.declaration(
+            for: document.root, path: "imported/" + relative, scope: ValidateCommand.inferScope(entry.path),
+            leadingComments: document.leadingComments)
     }
 }

@@ -187,6 +187,52 @@ import Testing
         expectError(.fragmentTooLarge, at: #line - 4, in: gateway, containing: "at most 32768")
     }
 
+    @Test func commentsThatXMLCannotHold() {
+        let gateway = Gateway("g", service: service) {
+            Inbound {
+                Comment(" route by region ")
+                When("@(true)", then: {
+                    Comment(" a -- b ")
+                })
+            }
+        }
+        expectError(.invalidComment, at: #line - 4, in: gateway, containing: "a -- b")
+        let trailingDash = Gateway("g", service: service) {
+            Fragment("f") {
+                CustomPolicy("set-body", content: [.comment("ends in a dash-")])
+            }
+        }
+        expectError(.invalidComment, at: #line - 3, in: trailingDash, containing: "ends in a dash-")
+    }
+
+    @Test func commentsAreWrittenWhereTheyWereDeclared() throws {
+        let gateway = Gateway("g", service: service) {
+            Document("custom/commented.xml", scope: "api", leadingComments: ["\n  Owned by the platform team\n"]) {
+                Inbound {
+                    Comment(" route by region ")
+                    Base()
+                    When("@(true)", then: {
+                        Comment(" inside the branch ")
+                        SetHeader("x-a", "1")
+                    })
+                }
+            }
+        }
+        let output = GatewayCompiler().compile(gateway)
+        #expect(!output.hasErrors, "\(output.diagnostics.map(\.rendered))")
+        let text = try #require(output.files["policies/custom/commented.xml"])
+        #expect(text.hasPrefix("<!--\n  Owned by the platform team\n-->\n<policies>"))
+        #expect(text.contains("<inbound>\n        <!-- route by region -->\n        <base />"), "\(text)")
+        #expect(text.contains("<when condition=\"@(true)\">\n                <!-- inside the branch -->\n"), "\(text)")
+    }
+
+    @Test func readmeListsEveryDiagnostic() throws {
+        let readme = try String(contentsOf: TestPaths.packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        for id in DiagnosticID.allCases {
+            #expect(readme.contains("\n| \(id.rawValue) | "), "README lacks the row for \(id.rawValue) (\(id.summary))")
+        }
+    }
+
     @Test func includeFragmentNotDefined() {
         let gateway = Gateway("g", service: service) {
             Inbound {

@@ -15,31 +15,51 @@ import Testing
         return nil
     }
 
-    /// Imports one file, builds the declared document, and returns the semantic differences.
-    static func roundTrip(_ entry: PolicyFileSet.Entry) throws -> (original: XMLElement, changes: [PolicyChange]) {
+    /// Imports one file, builds the declared document, and returns the semantic differences and the
+    /// comments of both (those between the sections of `<policies>` excepted, which the model cannot hold).
+    static func roundTrip(_ entry: PolicyFileSet.Entry) throws
+        -> (original: XMLElement, changes: [PolicyChange], comments: (original: [String], rebuilt: [String]))
+    {
         let declaration = try ImportCommand.importFile(entry)
         let gateway = Gateway(name: "imported", service: APIMService(name: "apim", existing: true), policyDocuments: [declaration])
         let output = GatewayCompiler().compile(gateway)
         let generated = try #require(output.files["policies/" + declaration.path])
-        let original = try PolicyReader.parse(Array(FileManager.default.contents(atPath: entry.path)!), path: entry.path)
-        let rebuilt = try PolicyReader.parse(Array(generated.utf8), path: declaration.path)
-        return (original, SemanticDiff.compare(original, rebuilt))
+        let original = try PolicyReader.parseDocument(Array(FileManager.default.contents(atPath: entry.path)!), path: entry.path)
+        let rebuilt = try PolicyReader.parseDocument(Array(generated.utf8), path: declaration.path)
+        return (
+            original.root, SemanticDiff.compare(original.root, rebuilt.root),
+            (original.leadingComments + comments(in: original.root), rebuilt.leadingComments + comments(in: rebuilt.root)))
+    }
+
+    /// Every comment below `element` in document order, skipping those directly inside `<policies>`.
+    static func comments(in element: XMLElement) -> [String] {
+        element.children.flatMap { child -> [String] in
+            switch child {
+            case .comment(let text): element.name == "policies" ? [] : [text]
+            case .element(let child): comments(in: child)
+            default: []
+            }
+        }
     }
 
     @Test func everyReadableCorpusFileRoundTrips() throws {
         guard let corpus = Self.corpus else { return }
         let set = PolicyFileSet([corpus.path])
         #expect(set.entries.count > 250)
-        var roundTripped = 0, unreadable: [String] = []
+        var roundTripped = 0, unreadable: [String] = [], keptComments = 0
         for entry in set.entries {
             guard (try? PolicyReader.parse(Array(FileManager.default.contents(atPath: entry.path)!), path: entry.path)) != nil else {
                 unreadable.append(entry.relative)
                 continue
             }
-            let (_, changes) = try Self.roundTrip(entry)
+            let (_, changes, comments) = try Self.roundTrip(entry)
             #expect(changes.isEmpty, "\(entry.relative): \(changes.prefix(3))")
+            #expect(comments.original == comments.rebuilt, "\(entry.relative): comments differ")
             if changes.isEmpty { roundTripped += 1 }
+            keptComments += comments.rebuilt.count
         }
+        // 125 corpus files carry comments (843 outside the section lists); they survive import → build byte for byte.
+        #expect(keptComments >= 800, "\(keptComments) comments kept")
         // The reader's own corpus test names the unreadable (genuinely broken) files and their lines.
         #expect(unreadable.count < 10, "\(unreadable)")
         #expect(roundTripped + unreadable.count == set.entries.count)
