@@ -117,6 +117,7 @@ struct JobDispatcher: Service {
         if let key = settings.backendAPIKey { request.headers.add(name: "api-key", value: key) }
         request.body = .bytes(ByteBuffer(string: job.request))
         let attempts = job.attempts - job.throttles
+        let started = ContinuousClock.now
         do {
             let response = try await client.execute(request, timeout: .seconds(settings.relayTimeoutSeconds))
             let body = try await response.body.collect(upTo: 64 << 20)
@@ -130,7 +131,11 @@ struct JobDispatcher: Service {
             let text = String(decoding: body.readableBytesView, as: UTF8.self)
             switch outcome {
             case .succeed:
-                signals.update(deployment.name) { controller, now in controller.succeeded(utilization: utilization, now: now) }
+                let elapsed = ContinuousClock.now - started
+                let latency = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                signals.update(deployment.name) { controller, now in
+                    controller.succeeded(utilization: utilization, now: now, latency: latency)
+                }
                 await succeed(
                     job, token: token, status: status, body: body, text: text,
                     backendRequestId: response.headers.first(name: "apim-request-id") ?? response.headers.first(name: "x-request-id"))

@@ -19,6 +19,7 @@ public import UsageAccounting
 /// | `TOLLGATE_DISPATCH_USE_UTILIZATION_HEADER` | `on` | `off`: ignore `azure-openai-deployment-utilization` |
 /// | `TOLLGATE_DISPATCH_DECREASE_COOLDOWN_MS` | 1000 | minimum time between two decreases |
 /// | `TOLLGATE_DISPATCH_HINT_MAX_AGE_MS` | 5000 | a utilization reading older than this is unknown |
+/// | `TOLLGATE_DISPATCH_HINT_SMOOTHING_MS` | 1000 | time constant of the average of utilization readings (≈ one round trip) |
 /// | `TOLLGATE_BACKEND_API_KEY` | — | `api-key` the dispatcher sends to Azure OpenAI (the relay passes the caller's) |
 /// | `TOLLGATE_AZURE_OPENAI_API_VERSION` | `2024-10-21` | `api-version` of batch calls |
 /// | `TOLLGATE_RELAY_TIMEOUT_S` | 600 | longest relayed call |
@@ -33,6 +34,7 @@ public struct RelaySettings: Sendable {
     public var useUtilizationHeader = true
     public var decreaseCooldownMillis: Int64 = 1000
     public var hintMaxAgeMillis: Int64 = 5000
+    public var hintSmoothingMillis: Int64 = 1000
     public var backendAPIKey: String?
     public var apiVersion = "2024-10-21"
     public var relayTimeoutSeconds: Int64 = 600
@@ -80,6 +82,9 @@ public struct RelaySettings: Sendable {
             settings.decreaseCooldownMillis = cooldown
         }
         if let age = try integer("TOLLGATE_DISPATCH_HINT_MAX_AGE_MS", 1...3_600_000) { settings.hintMaxAgeMillis = age }
+        if let smoothing = try integer("TOLLGATE_DISPATCH_HINT_SMOOTHING_MS", 0...600_000) {
+            settings.hintSmoothingMillis = smoothing
+        }
         settings.backendAPIKey = value("TOLLGATE_BACKEND_API_KEY")
         if let version = value("TOLLGATE_AZURE_OPENAI_API_VERSION") { settings.apiVersion = version }
         if let timeout = try integer("TOLLGATE_RELAY_TIMEOUT_S", 1...86_400) { settings.relayTimeoutSeconds = timeout }
@@ -94,6 +99,7 @@ public struct RelaySettings: Sendable {
         parameters.initial = min(initialConcurrency, maxConcurrency)
         parameters.decreaseCooldown = Double(decreaseCooldownMillis) / 1000
         parameters.hintMaxAge = Double(hintMaxAgeMillis) / 1000
+        parameters.smoothing = Double(hintSmoothingMillis) / 1000
         return parameters
     }
 }
