@@ -237,6 +237,23 @@ import UsageAccounting
         #expect(StreamOptions.inspect(bytes("[1]")) == nil)
     }
 
+    @Test func inspectsRequestsWithoutParsingThemWhole() throws {
+        func inspect(_ text: String) -> StreamOptions.Request? { StreamOptions.inspect(bytes(text)) }
+        #expect(inspect(#"{"messages":[{"role":"user","content":"a \"stream\": true }"}],"stream":true}"#)
+            == .init(stream: true, includeUsage: false, model: nil))
+        #expect(inspect(#" { "stream" : false , "stream_options" : { "include_usage" : true } , "model" : "gpt-4o" } "#)
+            == .init(stream: false, includeUsage: true, model: "gpt-4o"))
+        #expect(inspect(#"{"model":"a\/b\u00e9","stream_options":{"x":[1,{"include_usage":false}],"include_usage":false}}"#)
+            == .init(stream: false, includeUsage: false, model: "a/bé"))
+        #expect(inspect("{}") == .init(stream: false, includeUsage: false, model: nil))
+        for bad in ["", "[1]", "{", #"{"a":1"#, #"{"a":1}x"#, #"{"a" 1}"#, #"{"a":}"#, "nope"] {
+            #expect(inspect(bad) == nil, "\(bad)")
+        }
+        // A body that already has stream_options is rewritten through a parse; one without is edited in place.
+        let edited = try #require(StreamOptions.requestingUsage(bytes(#"{ "stream":true }"#)))
+        #expect(String(decoding: edited, as: UTF8.self) == #"{"stream_options":{"include_usage":true}, "stream":true }"#)
+    }
+
     @Test func removesNullUsageMember() {
         func edit(_ text: String) -> String? {
             StreamOptions.removingNullMember("usage", from: bytes(text)).map { String(decoding: $0, as: UTF8.self) }
