@@ -63,7 +63,8 @@ public enum RetryAfter {
 ///      one slot per success caps growth at doubling per round trip (slow start).
 ///    - above the target it shrinks multiplicatively to `limit × T / S` (at least
 ///      ×``Parameters/throttleDecrease``), at most once per ``Parameters/decreaseCooldown``.
-///    - within ``Parameters/deadBandPercent`` below the target it holds.
+///    - within ``Parameters/deadBandPercent`` below the target it holds, and a success of a call
+///      that started before the last decrease does not make it grow (its reading predates the cut).
 /// 3. Otherwise (no hint: header absent or disabled) it grows by ``Parameters/increaseStep`` per
 ///    round trip — `step / limit` per success — until a 429 says where the top is, and slows down
 ///    near the limit of the last 429.
@@ -74,8 +75,10 @@ public struct ConcurrencyController: Sendable {
     public struct Parameters: Sendable, Equatable {
         /// Target utilization in percent (the deployment's `targetUtilizationPercent`).
         public var targetPercent: Double
-        /// No growth while the smoothed hint is within this many points below the target.
-        public var deadBandPercent: Double = 0.5
+        /// No growth while the smoothed hint is within this many points below the target. Online
+        /// traffic makes the window jump by several points; parking just under the target keeps the
+        /// jumps that reach 100% rare (0.5 gave 98% of the target but up to 2.8% batch 429s).
+        public var deadBandPercent: Double = 2
         /// Time constant (seconds) of the exponential average of utilization readings (≈ one round trip).
         public var smoothing: Double = 1
         /// Fraction of the proportional step applied (1 = the largest step that cannot overshoot).
@@ -206,6 +209,9 @@ public struct ConcurrencyController: Sendable {
         if let current = smoothedHint(now: now) {
             if shrinkIfOverTarget(now: now) { return }
             if current >= target - parameters.deadBandPercent { return }
+            // A call that started before the last decrease (or 429) reports the window as it was
+            // then: growing on it would undo the decrease before its effect can be seen.
+            if let latency, now - latency < lastDecrease { return }
             if case .atOrAboveTarget = coarse.decision(now: now) { return }
             if case .saturated = coarse.decision(now: now) { return }
             // Proportional growth (see the type's documentation): per round trip ≈ limit × gap / S.
@@ -226,14 +232,15 @@ public struct ConcurrencyController: Sendable {
     /// A batch request got 429; `retryAfter` in seconds from `retry-after-ms` (nil if absent).
     ///
     /// A 429 that arrives after the previous pause had ended (a call started on re-entry, while the
-    /// window was still at 100%) lengthens the next pause beyond the retry-after: by a quarter of a
-    /// round trip, doubled for each such 429 in a row, at most one round trip. 429s of calls that
-    /// were already on their way when the first one arrived do not count.
+    /// window was still at 100%) lengthens the next pause beyond the retry-after: by half a round
+    /// trip, doubled for each such 429 in a row, at most two round trips. Nothing is admitted while
+    /// the window is over 100% anyway, so a longer pause costs little; each probe into it costs a
+    /// 429. 429s of calls that were already on their way when the first one arrived do not count.
     public mutating func throttled(retryAfter: Double?, now: Double) {
         if pausedUntil.isFinite, now >= pausedUntil {
             throttleStreak = now - pausedUntil <= 2 * effectiveCooldown ? throttleStreak + 1 : 0
         }
-        let extra = throttleStreak == 0 ? 0 : min(effectiveCooldown, effectiveCooldown / 4 * pow(2, Double(throttleStreak - 1)))
+        let extra = throttleStreak == 0 ? 0 : min(2 * effectiveCooldown, effectiveCooldown / 2 * pow(2, Double(throttleStreak - 1)))
         pausedUntil = max(pausedUntil, now + (retryAfter ?? 1) + extra)
         if now - lastDecrease >= effectiveCooldown { ceiling = limit }
         decrease(by: parameters.throttleDecrease, now: now)

@@ -76,8 +76,12 @@ import UsageAccounting
         #expect(controller.limit < 4 + 11)
         // A small gap gives a small step.
         var near = ConcurrencyController(parameters: parameters())
-        for _ in 0..<4 { near.succeeded(utilization: 78, now: 0) }
-        #expect(near.limit > 4 && near.limit < 4.11)
+        for _ in 0..<4 { near.succeeded(utilization: 77, now: 0) }
+        #expect(near.limit > 4 && near.limit < 4.2)
+        // Inside the 2-point band below the target it holds.
+        var band = ConcurrencyController(parameters: parameters())
+        for _ in 0..<4 { band.succeeded(utilization: 78.5, now: 0) }
+        #expect(band.limit == 4)
         // Growth is at most one slot per success (doubling per round trip).
         var empty = ConcurrencyController(parameters: parameters())
         for _ in 0..<4 { empty.succeeded(utilization: 2, now: 0) }
@@ -110,8 +114,14 @@ import UsageAccounting
         #expect(controller.limit == before * 0.8)
         controller.succeeded(utilization: 100, now: 13.5)
         #expect(abs(controller.limit - before * 0.64) < 1e-9)
+        // A call that started before the last decrease (at 13.5) does not make it grow.
+        let cut = controller.limit
+        controller.succeeded(utilization: 50, now: 14, latency: 3)
+        #expect(controller.limit == cut)
+        controller.succeeded(utilization: 50, now: 17, latency: 3)
+        #expect(controller.limit > cut)
         // The round trip only lengthens the cooldown up to the hint's maximum age.
-        controller.succeeded(utilization: 60, now: 14, latency: 1000)
+        controller.succeeded(utilization: 60, now: 18, latency: 1000)
         #expect(controller.effectiveCooldown == controller.parameters.hintMaxAge)
     }
 
@@ -137,12 +147,14 @@ import UsageAccounting
         // Another 429 from a call already in flight: same pause, no streak.
         controller.throttled(retryAfter: 0.2, now: 10.05)
         #expect(controller.throttleStreak == 0)
-        // A 429 on a call started after the pause: + a quarter round trip, then doubled.
+        // A 429 on a call started after the pause: + half a round trip, then doubled, at most two.
         controller.throttled(retryAfter: 0.2, now: 10.3)
         #expect(controller.throttleStreak == 1)
-        #expect(abs(controller.pausedUntil - 10.75) < 1e-9)
-        controller.throttled(retryAfter: 0.2, now: 10.8)
-        #expect(abs(controller.pausedUntil - 11.5) < 1e-9)
+        #expect(abs(controller.pausedUntil - 11.0) < 1e-9)
+        controller.throttled(retryAfter: 0.2, now: 11.1)
+        #expect(abs(controller.pausedUntil - 12.3) < 1e-9)
+        controller.throttled(retryAfter: 0.2, now: 12.4)
+        #expect(abs(controller.pausedUntil - 14.6) < 1e-9)
         // Long after: the streak starts over.
         controller.throttled(retryAfter: 0.2, now: 30)
         #expect(controller.throttleStreak == 0)
