@@ -153,6 +153,7 @@ func runTollgate(minutes: Double, scale: Double) async throws -> DispatchResult 
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     setenv("TOLLGATE_DISPATCH_DECREASE_COOLDOWN_MS", String(Int(1000 / scale)), 1)
     setenv("TOLLGATE_DISPATCH_HINT_MAX_AGE_MS", String(Int(5000 / scale)), 1)
+    setenv("TOLLGATE_DISPATCH_HINT_SMOOTHING_MS", String(Int(1000 / scale)), 1)
     setenv("TOLLGATE_DISPATCH_POLL_MS", "10", 1)
     let (port, runtimeTask) = try await startRuntime(simulatorPort: simPort, directory: directory)
     defer { runtimeTask.cancel() }

@@ -48,11 +48,14 @@ func redact(_ url: String) -> String {
 ///   - logger: the application's logger.
 ///   - tokenCounter: counts tokens for relayed streams without usage (`TokenizerCounting` in
 ///     production); nil records such calls as unknown.
+///   - relaySettings: relay and dispatcher settings; nil reads them from the environment
+///     (`RelaySettings.load()`).
 ///   - onServerRunning: called with the bound port once the server listens.
 public func buildApplication(
     configuration settings: RuntimeSettings,
     logger: Logging.Logger = Logging.Logger(label: "tollgate.runtime"),
     tokenCounter: (any TokenCounting)? = nil,
+    relaySettings: RelaySettings? = nil,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
     let store = try await openStore(settings: settings, logger: logger)
@@ -62,7 +65,7 @@ public func buildApplication(
     let router = buildRouter(service: service, authenticator: authenticator, logRequests: settings.logRequests)
     // Streaming relay and PTU-gated batch jobs (issue 7): routes, dispatcher, backend client.
     let relayAndJobs = installRelayAndJobs(
-        on: router, service: service, store: store, authenticator: authenticator, relaySettings: try RelaySettings.load(),
+        on: router, service: service, store: store, authenticator: authenticator, relaySettings: try relaySettings ?? RelaySettings.load(),
         tokenCounter: tokenCounter, logger: logger)
     var app = Application(
         router: router,

@@ -10,24 +10,61 @@ import UsageAccounting
 ///
 /// | variable | meaning |
 /// |---|---|
-/// | `TOLLGATE_PTU_METRICS_RESOURCE_ID` | the Azure OpenAI account's resource id (`/subscriptions/…/accounts/NAME`); unset: no coarse gate |
+/// | `TOLLGATE_PTU_METRICS_RESOURCE_ID` | resource id of the Azure OpenAI account (`/subscriptions/…/providers/Microsoft.CognitiveServices/accounts/NAME`) serving every provisioned deployment not listed below |
+/// | `TOLLGATE_PTU_METRICS_RESOURCE_IDS` | per deployment, comma-separated `deployment=resourceId` pairs (overrides the line above) |
 /// | `TOLLGATE_PTU_METRICS_URL` | Azure Resource Manager base URL (default `https://management.azure.com`) |
 /// | `TOLLGATE_PTU_METRICS_INTERVAL_S` | poll interval, default 60 |
-/// | `TOLLGATE_PTU_METRICS_TOKEN` | a bearer token to use as is (tests); otherwise the managed identity's |
+/// | `TOLLGATE_PTU_METRICS_MAX_AGE_S` | a data point older than this (by its own timestamp) is unknown, default 300 |
+/// | `TOLLGATE_PTU_METRICS_TOKEN` | a bearer token to use as is (tests); otherwise the managed identity's for `https://management.azure.com/` |
+///
+/// With neither resource-id variable set there is no coarse gate.
 struct AzureMonitorSettings: Sendable {
-    var resourceId: String
+    /// Account resource id for deployments without their own.
+    var resourceId: String?
+    /// Account resource id per deployment.
+    var resourceIds: [String: String] = [:]
     var baseURL: String
     var interval: Double
+    var maxAge: Double = 300
     var staticToken: String?
 
-    static func load(environment: [String: String]) -> AzureMonitorSettings? {
-        guard let id = environment["TOLLGATE_PTU_METRICS_RESOURCE_ID"], !id.isEmpty else { return nil }
+    static let armResource = "https://management.azure.com/"
+
+    /// The account that serves `deployment`, if any.
+    func resourceId(for deployment: String) -> String? { resourceIds[deployment] ?? resourceId }
+
+    static func normalized(_ id: String) -> String {
+        var id = id.trimmingCharacters(in: .whitespaces)
+        while id.hasSuffix("/") { id.removeLast() }
+        return id.hasPrefix("/") ? id : "/" + id
+    }
+
+    static func load(environment: [String: String]) throws -> AzureMonitorSettings? {
+        let single = environment["TOLLGATE_PTU_METRICS_RESOURCE_ID"].flatMap { $0.isEmpty ? nil : normalized($0) }
+        var perDeployment: [String: String] = [:]
+        for pair in (environment["TOLLGATE_PTU_METRICS_RESOURCE_IDS"] ?? "").split(separator: ",") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                throw ConfigurationError(
+                    "TOLLGATE_PTU_METRICS_RESOURCE_IDS must be deployment=resourceId pairs separated by commas, got \"\(pair)\"")
+            }
+            perDeployment[parts[0]] = normalized(parts[1])
+        }
+        guard single != nil || !perDeployment.isEmpty else { return nil }
         var base = environment["TOLLGATE_PTU_METRICS_URL"] ?? "https://management.azure.com"
         while base.hasSuffix("/") { base.removeLast() }
-        let interval = environment["TOLLGATE_PTU_METRICS_INTERVAL_S"].flatMap(Double.init).map { max(0.05, $0) } ?? 60
+        func seconds(_ name: String, _ fallback: Double) throws -> Double {
+            guard let text = environment[name], !text.isEmpty else { return fallback }
+            guard let value = Double(text), value.isFinite, value > 0 else {
+                throw ConfigurationError("\(name) must be a positive number of seconds, got \"\(text)\"")
+            }
+            return value
+        }
         return AzureMonitorSettings(
-            resourceId: id.hasPrefix("/") ? id : "/" + id, baseURL: base, interval: interval,
-            staticToken: environment["TOLLGATE_PTU_METRICS_TOKEN"])
+            resourceId: single, resourceIds: perDeployment, baseURL: base,
+            interval: max(0.05, try seconds("TOLLGATE_PTU_METRICS_INTERVAL_S", 60)),
+            maxAge: try seconds("TOLLGATE_PTU_METRICS_MAX_AGE_S", 300),
+            staticToken: environment["TOLLGATE_PTU_METRICS_TOKEN"].flatMap { $0.isEmpty ? nil : $0 })
     }
 }
 
@@ -40,10 +77,13 @@ struct AzureMonitorPoller: Service {
     let deployments: [String]
     let signals: PTUSignals
     let client: HTTPClient
+    /// Managed-identity tokens (nil: only ``AzureMonitorSettings/staticToken``).
+    let identity: ManagedIdentityTokenProvider?
     let logger: Logging.Logger
 
     /// The Metrics REST API query for one deployment over the last `minutes` minutes.
-    static func queryURL(settings: AzureMonitorSettings, deployment: String, now: Date, minutes: Int = 10) -> String {
+    static func queryURL(settings: AzureMonitorSettings, deployment: String, now: Date, minutes: Int = 10) -> String? {
+        guard let resourceId = settings.resourceId(for: deployment) else { return nil }
         let formatter = ISO8601DateFormatter()
         let timespan = formatter.string(from: now.addingTimeInterval(Double(-minutes * 60))) + "/" + formatter.string(from: now)
         let filter = "ModelDeploymentName eq '\(deployment.replacingOccurrences(of: "'", with: "''"))'"
@@ -57,49 +97,38 @@ struct AzureMonitorPoller: Service {
             URLQueryItem(name: "$filter", value: filter),
         ]
         let query = (components.percentEncodedQuery ?? "").replacingOccurrences(of: "+", with: "%2B")
-        return settings.baseURL + settings.resourceId + "/providers/Microsoft.Insights/metrics?" + query
+        return settings.baseURL + resourceId + "/providers/Microsoft.Insights/metrics?" + query
     }
 
-    /// The newest `maximum` in a Metrics REST API answer, or nil when there is none.
-    static func latestMaximum(_ body: Data) -> Double? {
+    /// The newest data point that has a `maximum` in a Metrics REST API answer, or nil when there is none.
+    static func latestPoint(_ body: Data) -> (time: Date, maximum: Double)? {
         guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any],
             let metrics = object["value"] as? [[String: Any]]
         else { return nil }
-        var latest: (time: String, value: Double)?
+        let formatter = ISO8601DateFormatter()
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        var latest: (time: Date, maximum: Double)?
         for metric in metrics {
             for series in (metric["timeseries"] as? [[String: Any]]) ?? [] {
                 for point in (series["data"] as? [[String: Any]]) ?? [] {
-                    guard let value = (point["maximum"] as? NSNumber)?.doubleValue, let time = point["timeStamp"] as? String else {
-                        continue
-                    }
+                    guard let value = (point["maximum"] as? NSNumber)?.doubleValue, value.isFinite,
+                        let stamp = point["timeStamp"] as? String,
+                        let time = formatter.date(from: stamp) ?? fractional.date(from: stamp)
+                    else { continue }
                     if latest == nil || time > latest!.time { latest = (time, value) }
                 }
             }
         }
-        return latest?.value
+        return latest
     }
+
+    /// The newest `maximum` in a Metrics REST API answer, or nil when there is none.
+    static func latestMaximum(_ body: Data) -> Double? { latestPoint(body)?.maximum }
 
     func token() async throws -> String? {
         if let token = settings.staticToken { return token }
-        let environment = ProcessInfo.processInfo.environment
-        var request: HTTPClientRequest
-        let resource = "https://management.azure.com/"
-        if let endpoint = environment["IDENTITY_ENDPOINT"], let header = environment["IDENTITY_HEADER"] {
-            // App Service / Container Apps managed identity.
-            request = HTTPClientRequest(url: "\(endpoint)?api-version=2019-08-01&resource=\(resource)")
-            request.headers.add(name: "X-IDENTITY-HEADER", value: header)
-        } else {
-            // Virtual machines and AKS: the instance metadata service.
-            request = HTTPClientRequest(
-                url: "http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=\(resource)")
-            request.headers.add(name: "Metadata", value: "true")
-        }
-        let response = try await client.execute(request, timeout: .seconds(10))
-        let body = try await response.body.collect(upTo: 1 << 20)
-        guard response.status == .ok,
-            let object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any]
-        else { return nil }
-        return object["access_token"] as? String
+        return try await identity?.token(resource: AzureMonitorSettings.armResource)
     }
 
     func run() async {
@@ -111,6 +140,10 @@ struct AzureMonitorPoller: Service {
         }
     }
 
+    /// One query per deployment. A data point is recorded with its own age (its minute's timestamp
+    /// against the wall clock), so an old point read now is still old; a failed query, an empty
+    /// series or no token records nothing, and the gate reads `unknown` once the last point is
+    /// older than the maximum age — never 0%.
     func poll() async {
         let token: String?
         do { token = try await self.token() } catch {
@@ -118,19 +151,23 @@ struct AzureMonitorPoller: Service {
             return
         }
         for deployment in deployments {
-            var request = HTTPClientRequest(url: Self.queryURL(settings: settings, deployment: deployment, now: Date()))
+            guard let url = Self.queryURL(settings: settings, deployment: deployment, now: Date()) else { continue }
+            var request = HTTPClientRequest(url: url)
             if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
             do {
                 let response = try await client.execute(request, timeout: .seconds(30))
                 let body = try await response.body.collect(upTo: 4 << 20)
                 guard response.status == .ok else {
-                    logger.warning("coarse gate: metrics query failed", metadata: ["status": "\(response.status.code)"])
+                    if response.status == .unauthorized { identity?.invalidate(resource: AzureMonitorSettings.armResource) }
+                    logger.warning(
+                        "coarse gate: metrics query failed", metadata: ["deployment": "\(deployment)", "status": "\(response.status.code)"])
                     continue
                 }
-                let value = Self.latestMaximum(Data(body.readableBytesView))
-                signals.update(deployment) { controller, now in controller.recordCoarse(percent: value, now: now) }
+                guard let point = Self.latestPoint(Data(body.readableBytesView)) else { continue }
+                let age = max(0, Date().timeIntervalSince(point.time))
+                signals.update(deployment) { controller, now in controller.recordCoarse(percent: point.maximum, now: now - age) }
             } catch {
-                logger.warning("coarse gate: metrics query failed", metadata: ["error": "\(error)"])
+                logger.warning("coarse gate: metrics query failed", metadata: ["deployment": "\(deployment)", "error": "\(error)"])
             }
         }
     }

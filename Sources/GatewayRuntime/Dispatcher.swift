@@ -24,6 +24,8 @@ struct JobDispatcher: Service {
     let client: HTTPClient
     let signals: PTUSignals
     let settings: RelaySettings
+    /// Managed-identity tokens for batch calls (nil: `api-key` from the settings, if any).
+    let identity: ManagedIdentityTokenProvider?
     let logger: Logging.Logger
     let backoff = RetryBackoff(base: 0.5, cap: 60)
 
@@ -117,10 +119,16 @@ struct JobDispatcher: Service {
         if let key = settings.backendAPIKey { request.headers.add(name: "api-key", value: key) }
         request.body = .bytes(ByteBuffer(string: job.request))
         let attempts = job.attempts - job.throttles
+        let started = ContinuousClock.now
         do {
+            if let identity {
+                let token = try await identity.token(resource: settings.backendTokenResource)
+                request.headers.add(name: "Authorization", value: "Bearer \(token)")
+            }
             let response = try await client.execute(request, timeout: .seconds(settings.relayTimeoutSeconds))
             let body = try await response.body.collect(upTo: 64 << 20)
             let status = Int(response.status.code)
+            if status == 401 { identity?.invalidate(resource: settings.backendTokenResource) }
             let utilization = signals.utilization(from: response.headers.first(name: UtilizationHeader.name))
             let retryAfter = RetryAfter.seconds(
                 retryAfterMs: response.headers.first(name: "retry-after-ms"), retryAfter: response.headers.first(name: "retry-after"))
@@ -130,7 +138,11 @@ struct JobDispatcher: Service {
             let text = String(decoding: body.readableBytesView, as: UTF8.self)
             switch outcome {
             case .succeed:
-                signals.update(deployment.name) { controller, now in controller.succeeded(utilization: utilization, now: now) }
+                let elapsed = ContinuousClock.now - started
+                let latency = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                signals.update(deployment.name) { controller, now in
+                    controller.succeeded(utilization: utilization, now: now, latency: latency)
+                }
                 await succeed(
                     job, token: token, status: status, body: body, text: text,
                     backendRequestId: response.headers.first(name: "apim-request-id") ?? response.headers.first(name: "x-request-id"))

@@ -167,13 +167,27 @@ public func installRelayAndJobs(
         return try json(JobView(job))
     }
 
+    let identity =
+        relaySettings.needsManagedIdentity
+        ? ManagedIdentityTokenProvider(
+            endpoint: relaySettings.managedIdentityEndpoint, clientId: relaySettings.managedIdentityClientId, client: client)
+        : nil
     let dispatcher = JobDispatcher(
-        service: service, store: store, client: client, signals: signals, settings: relaySettings, logger: logger)
+        service: service, store: store, client: client, signals: signals, settings: relaySettings,
+        identity: relaySettings.backendManagedIdentity ? identity : nil, logger: logger)
     var services: [any Service] = [dispatcher]
     if let monitor = relaySettings.azureMonitor {
-        let provisioned = configuration.deployments.filter { $0.targetUtilizationPercent != nil }.map(\.name)
-        services.append(
-            AzureMonitorPoller(settings: monitor, deployments: provisioned, signals: signals, client: client, logger: logger))
+        let provisioned = configuration.deployments.filter {
+            $0.targetUtilizationPercent != nil && monitor.resourceId(for: $0.name) != nil
+        }.map(\.name)
+        if !provisioned.isEmpty {
+            logger.info(
+                "coarse gate: polling Azure Monitor",
+                metadata: ["deployments": "\(provisioned.joined(separator: ","))", "interval_s": "\(monitor.interval)"])
+            services.append(
+                AzureMonitorPoller(
+                    settings: monitor, deployments: provisioned, signals: signals, client: client, identity: identity, logger: logger))
+        }
     }
     services.append(BackendClientLifecycle(client: client))
     return RelayAndJobs(signals: signals, services: services)

@@ -153,13 +153,16 @@ struct Relay: Sendable {
                 throw APIError(.badGateway, "backend_error", "the backend's answer could not be read")
             }
             if (200..<300).contains(status) {
-                var usage: TokenUsage?
-                if let value = try? JSONDecoder().decode(JSONValue.self, from: Data(collected.readableBytesView)) {
-                    usage = try? UsageExtractor.usage(from: value)
-                }
-                // Settled after the answer is on its way: billing adds no latency to the call.
+                // Read the usage and settle after the answer is on its way: neither the JSON decode
+                // nor the database writes add latency to the call.
                 let relay = self
-                Task { await relay.settle(context, usage: usage.map { (AccountingSource.usage, $0) }, events: 0, disconnected: false) }
+                Task {
+                    var usage: TokenUsage?
+                    if let value = try? JSONDecoder().decode(JSONValue.self, from: Data(collected.readableBytesView)) {
+                        usage = try? UsageExtractor.usage(from: value)
+                    }
+                    await relay.settle(context, usage: usage.map { (AccountingSource.usage, $0) }, events: 0, disconnected: false)
+                }
             }
             return Response(status: .init(code: status), headers: headers, body: ResponseBody(byteBuffer: collected))
         }
@@ -209,8 +212,16 @@ struct Relay: Sendable {
                     relay.logger.warning("relay: backend stream failed", metadata: ["deployment": "\(name)"])
                 }
                 if !clientGone { try? await writer.finish(nil) }
-                await relay.settle(
-                    context, usage: relay.streamUsage(accountant, context: context), events: forwarded, disconnected: clientGone)
+                // Settle in its own task: the connection is free for the caller's next request at
+                // once (HTTP/1.1 keep-alive serves it only after this closure returns).
+                let finalAccountant = accountant
+                let events = forwarded
+                let disconnected = clientGone
+                Task {
+                    await relay.settle(
+                        context, usage: relay.streamUsage(finalAccountant, context: context), events: events,
+                        disconnected: disconnected)
+                }
                 // Nothing more can be written; let the server drop the connection.
                 if clientGone { throw CancellationError() }
             })

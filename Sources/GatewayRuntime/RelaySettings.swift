@@ -19,7 +19,11 @@ public import UsageAccounting
 /// | `TOLLGATE_DISPATCH_USE_UTILIZATION_HEADER` | `on` | `off`: ignore `azure-openai-deployment-utilization` |
 /// | `TOLLGATE_DISPATCH_DECREASE_COOLDOWN_MS` | 1000 | minimum time between two decreases |
 /// | `TOLLGATE_DISPATCH_HINT_MAX_AGE_MS` | 5000 | a utilization reading older than this is unknown |
+/// | `TOLLGATE_DISPATCH_HINT_SMOOTHING_MS` | 1000 | time constant of the average of utilization readings (≈ one round trip) |
 /// | `TOLLGATE_BACKEND_API_KEY` | — | `api-key` the dispatcher sends to Azure OpenAI (the relay passes the caller's) |
+/// | `TOLLGATE_BACKEND_MANAGED_IDENTITY` | `off` | `on`: batch calls carry `Authorization: Bearer` with a managed-identity token instead (not together with the key) |
+/// | `TOLLGATE_BACKEND_TOKEN_RESOURCE` | `https://cognitiveservices.azure.com` | resource (audience) of that token |
+/// | `TOLLGATE_MANAGED_IDENTITY_CLIENT_ID` | — | client id of a user-assigned identity (unset: system-assigned) |
 /// | `TOLLGATE_AZURE_OPENAI_API_VERSION` | `2024-10-21` | `api-version` of batch calls |
 /// | `TOLLGATE_RELAY_TIMEOUT_S` | 600 | longest relayed call |
 public struct RelaySettings: Sendable {
@@ -33,11 +37,24 @@ public struct RelaySettings: Sendable {
     public var useUtilizationHeader = true
     public var decreaseCooldownMillis: Int64 = 1000
     public var hintMaxAgeMillis: Int64 = 5000
+    public var hintSmoothingMillis: Int64 = 1000
     public var backendAPIKey: String?
+    /// Batch calls authenticate with a managed-identity token for ``backendTokenResource``.
+    public var backendManagedIdentity = false
+    public var backendTokenResource = "https://cognitiveservices.azure.com"
+    /// User-assigned identity (nil: system-assigned).
+    public var managedIdentityClientId: String?
+    /// Where managed-identity tokens come from (App Service style or IMDS, from the environment).
+    public var managedIdentityEndpoint: ManagedIdentityEndpoint = .imds()
     public var apiVersion = "2024-10-21"
     public var relayTimeoutSeconds: Int64 = 600
     /// The optional Azure Monitor coarse gate (`TOLLGATE_PTU_METRICS_*`).
     var azureMonitor: AzureMonitorSettings?
+
+    /// Whether anything needs managed-identity tokens (batch calls, or the Metrics API without a static token).
+    var needsManagedIdentity: Bool {
+        backendManagedIdentity || (azureMonitor != nil && azureMonitor?.staticToken == nil)
+    }
 
     /// Defaults with a replica id made of the host name and process id.
     public init() {
@@ -80,10 +97,20 @@ public struct RelaySettings: Sendable {
             settings.decreaseCooldownMillis = cooldown
         }
         if let age = try integer("TOLLGATE_DISPATCH_HINT_MAX_AGE_MS", 1...3_600_000) { settings.hintMaxAgeMillis = age }
+        if let smoothing = try integer("TOLLGATE_DISPATCH_HINT_SMOOTHING_MS", 0...600_000) {
+            settings.hintSmoothingMillis = smoothing
+        }
         settings.backendAPIKey = value("TOLLGATE_BACKEND_API_KEY")
+        if let identity = try flag("TOLLGATE_BACKEND_MANAGED_IDENTITY") { settings.backendManagedIdentity = identity }
+        if settings.backendManagedIdentity, settings.backendAPIKey != nil {
+            throw ConfigurationError("set either TOLLGATE_BACKEND_API_KEY or TOLLGATE_BACKEND_MANAGED_IDENTITY=on, not both")
+        }
+        if let resource = value("TOLLGATE_BACKEND_TOKEN_RESOURCE") { settings.backendTokenResource = resource }
+        settings.managedIdentityClientId = value("TOLLGATE_MANAGED_IDENTITY_CLIENT_ID")
+        settings.managedIdentityEndpoint = ManagedIdentityEndpoint.detect(environment: environment)
         if let version = value("TOLLGATE_AZURE_OPENAI_API_VERSION") { settings.apiVersion = version }
         if let timeout = try integer("TOLLGATE_RELAY_TIMEOUT_S", 1...86_400) { settings.relayTimeoutSeconds = timeout }
-        settings.azureMonitor = AzureMonitorSettings.load(environment: environment)
+        settings.azureMonitor = try AzureMonitorSettings.load(environment: environment)
         return settings
     }
 
@@ -94,6 +121,8 @@ public struct RelaySettings: Sendable {
         parameters.initial = min(initialConcurrency, maxConcurrency)
         parameters.decreaseCooldown = Double(decreaseCooldownMillis) / 1000
         parameters.hintMaxAge = Double(hintMaxAgeMillis) / 1000
+        parameters.smoothing = Double(hintSmoothingMillis) / 1000
+        if let monitor = azureMonitor { parameters.coarseMaxAge = monitor.maxAge }
         return parameters
     }
 }

@@ -48,22 +48,41 @@ public enum RetryAfter {
 ///    429s from requests that were already in flight counts once), no new request starts until the
 ///    retry-after has passed, and the limit that caused the 429 is remembered as a ceiling that later
 ///    increases approach slowly.
-/// 2. The utilization hint (the `azure-openai-deployment-utilization` header, or the coarse Azure
-///    Monitor figure) when present: above the target the limit shrinks in proportion
-///    (`limit × target / utilization`, at least ×``Parameters/throttleDecrease``); inside the dead band
-///    below the target it holds; further below it grows.
+/// 2. The utilization hint (the `azure-openai-deployment-utilization` header) when present. Readings
+///    are smoothed (exponential average with time constant ``Parameters/smoothing``, about one round
+///    trip) because online traffic makes single readings jump by several points. With `S` the
+///    smoothed figure and `T` the target:
+///    - below the target the limit grows **in proportion to the gap**: each success adds
+///      `gain × (T − S) / S` (at most 1), i.e. per round trip (≈ `limit` successes) the limit grows
+///      by `limit × (T − S) / S`. Batch requests are only part of `S`, and with the limit `L` they
+///      contribute about `S_batch = L × c` for some unknown per-request share `c`; closing the gap
+///      needs `ΔL = (T − S) / c ≥ L × (T − S) / S` because `S ≥ S_batch`. So one round trip never
+///      overshoots, which is what makes the lag safe: the header on a response reflects the window
+///      when that request was *admitted* (a round trip ago), and the next round trip still sees the
+///      old limit; growing by at most the under-estimate twice stays at or under the gap. At most
+///      one slot per success caps growth at doubling per round trip (slow start).
+///    - above the target it shrinks multiplicatively to `limit × T / S` (at least
+///      ×``Parameters/throttleDecrease``), at most once per ``Parameters/decreaseCooldown``.
+///    - within ``Parameters/deadBandPercent`` below the target it holds, and a success of a call
+///      that started before the last decrease does not make it grow (its reading predates the cut).
 /// 3. Otherwise (no hint: header absent or disabled) it grows by ``Parameters/increaseStep`` per
-///    round trip — `step / limit` per success — until a 429 says where the top is.
+///    round trip — `step / limit` per success — until a 429 says where the top is, and slows down
+///    near the limit of the last 429.
 ///
-/// Growth is per round trip (each success adds `step / limit`), so it is independent of the absolute
-/// request rate. A utilization hint that is older than ``Parameters/hintMaxAge`` is ignored (unknown).
+/// A utilization hint that is older than ``Parameters/hintMaxAge`` is ignored (unknown).
 public struct ConcurrencyController: Sendable {
     /// Tuning knobs.
     public struct Parameters: Sendable, Equatable {
         /// Target utilization in percent (the deployment's `targetUtilizationPercent`).
         public var targetPercent: Double
-        /// No growth while the hint is within this many points below the target.
-        public var deadBandPercent: Double = 5
+        /// No growth while the smoothed hint is within this many points below the target. Online
+        /// traffic makes the window jump by several points; parking just under the target keeps the
+        /// jumps that reach 100% rare (0.5 gave 98% of the target but up to 2.8% batch 429s).
+        public var deadBandPercent: Double = 2
+        /// Time constant (seconds) of the exponential average of utilization readings (≈ one round trip).
+        public var smoothing: Double = 1
+        /// Fraction of the proportional step applied (1 = the largest step that cannot overshoot).
+        public var proportionalGain: Double = 1
         /// Concurrency bounds.
         public var minimum: Double = 1
         public var maximum: Double = 64
@@ -96,9 +115,15 @@ public struct ConcurrencyController: Sendable {
     public private(set) var ceiling: Double?
     /// Latest utilization hint and when it was seen.
     public private(set) var hint: (percent: Double, at: Double)?
+    /// Exponential average of the utilization readings (see ``Parameters/smoothing``) and when it was updated.
+    public private(set) var smoothed: (percent: Double, at: Double)?
     /// The coarse Azure Monitor gate (empty until a figure is recorded).
     public private(set) var coarse: CoarseUtilizationGate
     private var lastDecrease: Double = -.infinity
+    /// 429s in a row on calls started after a pause (see ``throttled(retryAfter:now:)``).
+    public private(set) var throttleStreak = 0
+    /// Average duration of a successful batch call (seconds; nil until one is measured).
+    public private(set) var roundTrip: Double?
 
     /// Creates a controller at ``Parameters/initial``.
     public init(parameters: Parameters) {
@@ -118,31 +143,81 @@ public struct ConcurrencyController: Sendable {
         return hint.percent
     }
 
+    /// Utilization (latest single reading) at or above which no new request starts, though the
+    /// limit is not cut: half-way between the target and 100%. A spike of online traffic to there
+    /// is met by holding batch back rather than by pushing the window over 100%.
+    public var holdPercent: Double { parameters.targetPercent + (100 - parameters.targetPercent) / 2 }
+
     /// How many more requests may start now with `inFlight` already running.
+    ///
+    /// After a 429 nothing starts until the retry-after has passed, and then the limit re-opens
+    /// over one round trip (``effectiveCooldown``) instead of all at once: at the end of the
+    /// retry-after the window is back at exactly 100%, so a burst of starts would mostly be 429s.
     public func allowed(inFlight: Int, now: Double) -> Int {
         guard now >= pausedUntil else { return 0 }
-        if let utilization = currentHint(now: now), utilization >= 100 { return 0 }
+        if let utilization = currentHint(now: now), utilization >= holdPercent { return 0 }
         if case .saturated = coarse.decision(now: now) { return 0 }
-        return max(0, Int(limit.rounded(.down)) - inFlight)
+        var cap = limit.rounded(.down)
+        if pausedUntil.isFinite, now - pausedUntil < effectiveCooldown {
+            cap = min(cap, 1 + ((now - pausedUntil) / max(effectiveCooldown, 0.001) * limit).rounded(.down))
+        }
+        return max(0, Int(cap) - inFlight)
+    }
+
+    /// The smoothed utilization if the latest reading is fresh, else nil (unknown).
+    public func smoothedHint(now: Double) -> Double? {
+        guard currentHint(now: now) != nil, let smoothed else { return nil }
+        return smoothed.percent
+    }
+
+    /// Folds a reading into the hint and its exponential average.
+    private mutating func record(_ utilization: Double, now: Double) {
+        if let previous = smoothed, let last = hint, now - last.at <= parameters.hintMaxAge {
+            let elapsed = max(0, now - previous.at)
+            let weight = parameters.smoothing > 0 ? 1 - exp(-elapsed / parameters.smoothing) : 1
+            // A single reading moves the average by at least a little even at the same instant.
+            let alpha = min(1, max(weight, 0.02))
+            smoothed = (previous.percent + alpha * (utilization - previous.percent), now)
+        } else {
+            smoothed = (utilization, now)
+        }
+        hint = (utilization, now)
+    }
+
+    /// Shrinks the limit when the smoothed utilization is above the target.
+    private mutating func shrinkIfOverTarget(now: Double) -> Bool {
+        guard let current = smoothedHint(now: now), current > parameters.targetPercent else { return false }
+        decrease(by: max(parameters.throttleDecrease, parameters.targetPercent / current), now: now)
+        return true
     }
 
     /// Records a utilization reading (from any PTU response, relay or batch) without a completion.
     public mutating func observe(utilization: Double?, now: Double) {
         guard let utilization else { return }
-        hint = (utilization, now)
-        if utilization > parameters.targetPercent { decrease(by: max(parameters.throttleDecrease, parameters.targetPercent / utilization), now: now) }
+        record(utilization, now: now)
+        _ = shrinkIfOverTarget(now: now)
     }
 
-    /// A batch request succeeded; `utilization` is the header on its response (nil if absent).
-    public mutating func succeeded(utilization: Double?, now: Double) {
-        if let utilization { hint = (utilization, now) }
+    /// A batch request succeeded; `utilization` is the header on its response (nil if absent),
+    /// `latency` how long the call took (seconds; nil if not measured).
+    public mutating func succeeded(utilization: Double?, now: Double, latency: Double? = nil) {
+        if let latency, latency.isFinite, latency >= 0 {
+            roundTrip = roundTrip.map { $0 + 0.1 * (latency - $0) } ?? latency
+        }
+        if let utilization { record(utilization, now: now) }
         let target = parameters.targetPercent
-        if let current = currentHint(now: now) {
-            if current > target {
-                decrease(by: max(parameters.throttleDecrease, target / current), now: now)
-                return
-            }
+        if let current = smoothedHint(now: now) {
+            if shrinkIfOverTarget(now: now) { return }
             if current >= target - parameters.deadBandPercent { return }
+            // A call that started before the last decrease (or 429) reports the window as it was
+            // then: growing on it would undo the decrease before its effect can be seen.
+            if let latency, now - latency < lastDecrease { return }
+            if case .atOrAboveTarget = coarse.decision(now: now) { return }
+            if case .saturated = coarse.decision(now: now) { return }
+            // Proportional growth (see the type's documentation): per round trip ≈ limit × gap / S.
+            let step = min(1, parameters.proportionalGain * (target - current) / max(current, 1))
+            limit = min(parameters.maximum, limit + step)
+            return
         }
         // The lagging minute figure can only hold growth back; unknown changes nothing.
         switch coarse.decision(now: now) {
@@ -155,9 +230,19 @@ public struct ConcurrencyController: Sendable {
     }
 
     /// A batch request got 429; `retryAfter` in seconds from `retry-after-ms` (nil if absent).
+    ///
+    /// A 429 that arrives after the previous pause had ended (a call started on re-entry, while the
+    /// window was still at 100%) lengthens the next pause beyond the retry-after: by half a round
+    /// trip, doubled for each such 429 in a row, at most two round trips. Nothing is admitted while
+    /// the window is over 100% anyway, so a longer pause costs little; each probe into it costs a
+    /// 429. 429s of calls that were already on their way when the first one arrived do not count.
     public mutating func throttled(retryAfter: Double?, now: Double) {
-        pausedUntil = max(pausedUntil, now + (retryAfter ?? 1))
-        if now - lastDecrease >= parameters.decreaseCooldown { ceiling = limit }
+        if pausedUntil.isFinite, now >= pausedUntil {
+            throttleStreak = now - pausedUntil <= 2 * effectiveCooldown ? throttleStreak + 1 : 0
+        }
+        let extra = throttleStreak == 0 ? 0 : min(2 * effectiveCooldown, effectiveCooldown / 2 * pow(2, Double(throttleStreak - 1)))
+        pausedUntil = max(pausedUntil, now + (retryAfter ?? 1) + extra)
+        if now - lastDecrease >= effectiveCooldown { ceiling = limit }
         decrease(by: parameters.throttleDecrease, now: now)
     }
 
@@ -166,8 +251,16 @@ public struct ConcurrencyController: Sendable {
         decrease(by: 0.75, now: now)
     }
 
+    /// Minimum time between two decreases: ``Parameters/decreaseCooldown``, or the measured round
+    /// trip when longer (a reading on a response describes the window when that request was
+    /// admitted, so the effect of a decrease shows only a round trip later), at most
+    /// ``Parameters/hintMaxAge``.
+    public var effectiveCooldown: Double {
+        max(parameters.decreaseCooldown, min(roundTrip ?? 0, parameters.hintMaxAge))
+    }
+
     private mutating func decrease(by factor: Double, now: Double) {
-        guard now - lastDecrease >= parameters.decreaseCooldown else { return }
+        guard now - lastDecrease >= effectiveCooldown else { return }
         lastDecrease = now
         limit = max(parameters.minimum, min(parameters.maximum, limit * factor))
     }

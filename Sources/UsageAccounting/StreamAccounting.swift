@@ -95,32 +95,59 @@ public enum StreamOptions {
         public var includeUsage: Bool
         /// `model` in the body (the Responses API and the v1 routes name the deployment there).
         public var model: String?
+
+        public init(stream: Bool, includeUsage: Bool, model: String?) {
+            self.stream = stream
+            self.includeUsage = includeUsage
+            self.model = model
+        }
     }
 
     /// Reads `stream`, `stream_options.include_usage` and `model`; nil if the body is not a JSON object.
+    ///
+    /// A byte scan of the top-level members (no dictionary is built), so the relay's cost does not
+    /// grow with the size of the messages; only a `model` string with escapes is decoded.
     public static func inspect(_ body: [UInt8]) -> Request? {
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] else { return nil }
-        let stream = (object["stream"] as? Bool) ?? false
-        let options = object["stream_options"] as? [String: Any]
-        return Request(
-            stream: stream, includeUsage: (options?["include_usage"] as? Bool) ?? false, model: object["model"] as? String)
+        guard let members = JSONMembers.topLevel(body) else { return nil }
+        var request = Request(stream: false, includeUsage: false, model: nil)
+        for member in members {
+            switch member.key {
+            case "stream": request.stream = body[member.value].elementsEqual("true".utf8)
+            case "model": request.model = JSONMembers.string(body, member.value)
+            case "stream_options":
+                guard let options = JSONMembers.topLevel(Array(body[member.value])) else { continue }
+                let bytes = Array(body[member.value])
+                for option in options where option.key == "include_usage" {
+                    request.includeUsage = bytes[option.value].elementsEqual("true".utf8)
+                }
+            default: continue
+            }
+        }
+        return request
+    }
+
+    /// Whether the top-level object has a `stream_options` member (nil: not a JSON object).
+    static func hasStreamOptions(_ body: [UInt8]) -> Bool? {
+        JSONMembers.topLevel(body).map { $0.contains { $0.key == "stream_options" } }
     }
 
     /// The body with `stream_options.include_usage = true`. When the body has no `stream_options`
     /// the member is inserted as the first one and every other byte stays as it was; otherwise the
     /// object is re-serialized.
     public static func requestingUsage(_ body: [UInt8]) -> [UInt8]? {
-        guard var object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] else { return nil }
-        if object["stream_options"] == nil, let open = body.firstIndex(where: { !isSpace($0) }), body[open] == UInt8(ascii: "{") {
+        guard let hasOptions = hasStreamOptions(body) else { return nil }
+        if !hasOptions, let open = body.firstIndex(where: { !isSpace($0) }), body[open] == UInt8(ascii: "{") {
             let member = Array(#""stream_options":{"include_usage":true}"#.utf8)
             let rest = body[(open + 1)...]
             let isEmpty = rest.first(where: { !isSpace($0) }) == UInt8(ascii: "}")
             var result = Array(body[...open])
+            result.reserveCapacity(body.count + member.count + 1)
             result += member
             if !isEmpty { result.append(UInt8(ascii: ",")) }
             result += rest
             return result
         }
+        guard var object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] else { return nil }
         var options = (object["stream_options"] as? [String: Any]) ?? [:]
         options["include_usage"] = true
         object["stream_options"] = options
@@ -225,8 +252,33 @@ public struct StreamAccountant: Sendable {
     public let hideUsage: Bool
     /// Usage reported by the backend, when it arrived.
     public private(set) var reportedUsage: (prompt: Int, completion: Int, cached: Int, reasoning: Int)?
-    /// Generated text received so far (all choices, tool-call arguments included).
-    public private(set) var completionText = ""
+    /// Generated text received so far (all choices, tool-call arguments included). Computed on
+    /// demand from the events that carry text: the per-event work on the relay's path is a byte
+    /// scan, and the text is only needed when the backend reported no usage.
+    public var completionText: String {
+        var text = ""
+        for payload in textEvents {
+            guard let object = (try? JSONSerialization.jsonObject(with: Data(payload))) as? [String: Any] else { continue }
+            if let type = object["type"] as? String {
+                if let delta = object["delta"] as? String, type.hasPrefix("response.") { text += delta }
+                continue
+            }
+            for case let choice as [String: Any] in (object["choices"] as? [Any]) ?? [] {
+                guard let delta = choice["delta"] as? [String: Any] else { continue }
+                if let content = delta["content"] as? String { text += content }
+                if let refusal = delta["refusal"] as? String { text += refusal }
+                for case let call as [String: Any] in (delta["tool_calls"] as? [Any]) ?? [] {
+                    if let function = call["function"] as? [String: Any] {
+                        if let name = function["name"] as? String { text += name }
+                        if let arguments = function["arguments"] as? String { text += arguments }
+                    }
+                }
+            }
+        }
+        return text
+    }
+    /// `data:` payloads that may carry generated text, in order.
+    private var textEvents: [[UInt8]] = []
     /// Events received from the backend.
     public private(set) var eventsReceived = 0
     /// Whether `[DONE]` (or `response.completed`) arrived.
@@ -234,6 +286,11 @@ public struct StreamAccountant: Sendable {
 
     /// Creates an accountant.
     public init(hideUsage: Bool) { self.hideUsage = hideUsage }
+
+    static let textEventTypes: Set<String> = [
+        "response.output_text.delta", "response.function_call_arguments.delta", "response.refusal.delta",
+    ]
+    static let finalEventTypes: Set<String> = ["response.completed", "response.incomplete", "response.failed"]
 
     /// Processes one raw event from the backend and returns the bytes to forward (nil: drop it).
     public mutating func process(_ raw: [UInt8]) -> [UInt8]? {
@@ -244,30 +301,47 @@ public struct StreamAccountant: Sendable {
             finished = true
             return raw
         }
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(data.utf8))) as? [String: Any] else { return raw }
-        if let type = object["type"] as? String, type.hasPrefix("response.") {
-            responsesEvent(type: type, object: object)
+        let bytes = Array(data.utf8)
+        guard let members = JSONMembers.topLevel(bytes) else { return raw }
+        var usage: Range<Int>?
+        var choices: Range<Int>?
+        var type: String?
+        for member in members {
+            switch member.key {
+            case "usage": usage = member.value
+            case "choices": choices = member.value
+            case "type": type = JSONMembers.string(bytes, member.value)
+            default: continue
+            }
+        }
+        if let type, type.hasPrefix("response.") {
+            if Self.textEventTypes.contains(type) {
+                textEvents.append(bytes)
+            } else if Self.finalEventTypes.contains(type) {
+                finished = true
+                if let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any],
+                    let response = object["response"] as? [String: Any], let usage = response["usage"] as? [String: Any]
+                {
+                    record(usage)
+                }
+            }
             return raw
         }
+        let hasChoices = choices.map { range in
+            // Anything but an empty array.
+            bytes[range].contains { !JSONMembers.isSpace($0) && $0 != UInt8(ascii: "[") && $0 != UInt8(ascii: "]") }
+        } ?? false
+        if hasChoices { textEvents.append(bytes) }
         var isUsageChunk = false
-        if let usage = object["usage"] as? [String: Any] {
-            record(usage)
-            isUsageChunk = ((object["choices"] as? [Any])?.isEmpty ?? true)
-        }
-        for case let choice as [String: Any] in (object["choices"] as? [Any]) ?? [] {
-            guard let delta = choice["delta"] as? [String: Any] else { continue }
-            if let content = delta["content"] as? String { completionText += content }
-            if let refusal = delta["refusal"] as? String { completionText += refusal }
-            for case let call as [String: Any] in (delta["tool_calls"] as? [Any]) ?? [] {
-                if let function = call["function"] as? [String: Any] {
-                    if let name = function["name"] as? String { completionText += name }
-                    if let arguments = function["arguments"] as? String { completionText += arguments }
-                }
+        if let usage, bytes[usage.lowerBound] == UInt8(ascii: "{") {
+            if let object = (try? JSONSerialization.jsonObject(with: Data(bytes[usage]))) as? [String: Any] {
+                record(object)
+                isUsageChunk = !hasChoices
             }
         }
         guard hideUsage else { return raw }
         if isUsageChunk { return nil }
-        if object.keys.contains("usage"), object["usage"] is NSNull, event.dataLines == 1 {
+        if let usage, bytes[usage].elementsEqual("null".utf8), event.dataLines == 1 {
             return Self.removingUsageNull(raw) ?? raw
         }
         return raw
@@ -295,20 +369,6 @@ public struct StreamAccountant: Sendable {
         return nil
     }
 
-    private mutating func responsesEvent(type: String, object: [String: Any]) {
-        switch type {
-        case "response.output_text.delta", "response.function_call_arguments.delta", "response.refusal.delta":
-            if let delta = object["delta"] as? String { completionText += delta }
-        case "response.completed", "response.incomplete", "response.failed":
-            finished = true
-            if let response = object["response"] as? [String: Any], let usage = response["usage"] as? [String: Any] {
-                record(usage)
-            }
-        default:
-            break
-        }
-    }
-
     private mutating func record(_ usage: [String: Any]) {
         func int(_ value: Any?) -> Int? { (value as? NSNumber)?.intValue }
         let prompt = int(usage["prompt_tokens"]) ?? int(usage["input_tokens"])
@@ -321,5 +381,112 @@ public struct StreamAccountant: Sendable {
             int((usage["completion_tokens_details"] as? [String: Any])?["reasoning_tokens"])
             ?? int((usage["output_tokens_details"] as? [String: Any])?["reasoning_tokens"]) ?? 0
         reportedUsage = (prompt ?? 0, completion ?? 0, cached, reasoning)
+    }
+}
+
+/// A minimal scanner over the bytes of a JSON object: the top-level members, without building
+/// values. Strings are skipped with their escapes; nesting is tracked by brackets. It checks the
+/// structure it walks (`{`, keys, `:`, values, `,`, `}`) but not the grammar of every scalar.
+enum JSONMembers {
+    struct Member {
+        /// The key as written (escapes decoded only when present).
+        var key: String
+        /// Byte range of the value.
+        var value: Range<Int>
+    }
+
+    static func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 }
+
+    /// Index after the string starting at `index` (a `"`), or nil.
+    static func skipString(_ json: [UInt8], _ start: Int) -> Int? {
+        guard start < json.count, json[start] == UInt8(ascii: "\"") else { return nil }
+        var index = start + 1
+        while index < json.count {
+            let byte = json[index]
+            if byte == UInt8(ascii: "\\") { index += 2; continue }
+            if byte == UInt8(ascii: "\"") { return index + 1 }
+            index += 1
+        }
+        return nil
+    }
+
+    /// Index after the value starting at `index`, or nil.
+    static func skipValue(_ json: [UInt8], _ start: Int) -> Int? {
+        guard start < json.count else { return nil }
+        switch json[start] {
+        case UInt8(ascii: "\""): return skipString(json, start)
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            var depth = 0
+            var index = start
+            while index < json.count {
+                let byte = json[index]
+                if byte == UInt8(ascii: "\"") {
+                    guard let next = skipString(json, index) else { return nil }
+                    index = next
+                    continue
+                }
+                if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") { depth += 1 }
+                if byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]") {
+                    depth -= 1
+                    if depth == 0 { return index + 1 }
+                }
+                index += 1
+            }
+            return nil
+        default:
+            var index = start
+            while index < json.count {
+                let byte = json[index]
+                if byte == UInt8(ascii: ",") || byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]") || isSpace(byte) { break }
+                index += 1
+            }
+            return index > start ? index : nil
+        }
+    }
+
+    /// The decoded string value at `range`, or nil if it is not a string.
+    static func string(_ json: [UInt8], _ range: Range<Int>) -> String? {
+        guard range.count >= 2, json[range.lowerBound] == UInt8(ascii: "\"") else { return nil }
+        let inner = json[(range.lowerBound + 1)..<(range.upperBound - 1)]
+        if !inner.contains(UInt8(ascii: "\\")) { return String(decoding: inner, as: UTF8.self) }
+        return (try? JSONSerialization.jsonObject(with: Data(json[range]), options: [.fragmentsAllowed])) as? String
+    }
+
+    /// The top-level members of the object in `json`, or nil if `json` is not a JSON object.
+    static func topLevel(_ json: [UInt8]) -> [Member]? {
+        var index = 0
+        func skipSpace() { while index < json.count, isSpace(json[index]) { index += 1 } }
+        skipSpace()
+        guard index < json.count, json[index] == UInt8(ascii: "{") else { return nil }
+        index += 1
+        var members: [Member] = []
+        skipSpace()
+        if index < json.count, json[index] == UInt8(ascii: "}") {
+            index += 1
+            skipSpace()
+            return index == json.count ? members : nil
+        }
+        while true {
+            skipSpace()
+            let keyStart = index
+            guard let keyEnd = skipString(json, keyStart) else { return nil }
+            index = keyEnd
+            skipSpace()
+            guard index < json.count, json[index] == UInt8(ascii: ":") else { return nil }
+            index += 1
+            skipSpace()
+            let valueStart = index
+            guard let valueEnd = skipValue(json, valueStart) else { return nil }
+            index = valueEnd
+            guard let key = string(json, keyStart..<keyEnd) else { return nil }
+            members.append(Member(key: key, value: valueStart..<valueEnd))
+            skipSpace()
+            guard index < json.count else { return nil }
+            if json[index] == UInt8(ascii: ",") { index += 1; continue }
+            guard json[index] == UInt8(ascii: "}") else { return nil }
+            index += 1
+            skipSpace()
+            return index == json.count ? members : nil
+        }
     }
 }

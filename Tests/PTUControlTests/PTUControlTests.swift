@@ -40,6 +40,7 @@ import UsageAccounting
         parameters.initial = 4
         parameters.maximum = 32
         parameters.decreaseCooldown = 1
+        parameters.smoothing = 0  // raw readings, so the arithmetic below is exact
         return parameters
     }
 
@@ -53,16 +54,75 @@ import UsageAccounting
 
     @Test func holdsInDeadBandAndShrinksAboveTarget() {
         var controller = ConcurrencyController(parameters: parameters())
-        controller.succeeded(utilization: 77, now: 0)
+        controller.succeeded(utilization: 79.8, now: 0)
         #expect(controller.limit == 4)
         controller.succeeded(utilization: 100, now: 2)
         #expect(controller.limit == 3.2)  // × 80/100
         // Within the cooldown a second reading over target changes nothing.
         controller.succeeded(utilization: 160, now: 2.5)
         #expect(controller.limit == 3.2)
-        // Below target minus the dead band it grows again.
+        // Far below the target it grows again (gap/S = 1: one slot for this success).
         controller.succeeded(utilization: 40, now: 4)
-        #expect(controller.limit > 3.2)
+        #expect(abs(controller.limit - 4.2) < 1e-9)
+    }
+
+    @Test func growsInProportionToTheGapAndNeverOvershootsInOneRoundTrip() {
+        // Online traffic holds 50 points, each batch slot 2 points; limit 4 → S = 58.
+        // Closing the gap to 80 needs 11 more slots; one round trip (4 successes) adds
+        // 4 × 22/58 ≈ 1.5 — less than needed, more than the old fixed +1.
+        var controller = ConcurrencyController(parameters: parameters())
+        for _ in 0..<4 { controller.succeeded(utilization: 58, now: 0) }
+        #expect(abs(controller.limit - (4 + 4 * 22.0 / 58)) < 1e-9)
+        #expect(controller.limit < 4 + 11)
+        // A small gap gives a small step.
+        var near = ConcurrencyController(parameters: parameters())
+        for _ in 0..<4 { near.succeeded(utilization: 77, now: 0) }
+        #expect(near.limit > 4 && near.limit < 4.2)
+        // Inside the 2-point band below the target it holds.
+        var band = ConcurrencyController(parameters: parameters())
+        for _ in 0..<4 { band.succeeded(utilization: 78.5, now: 0) }
+        #expect(band.limit == 4)
+        // Growth is at most one slot per success (doubling per round trip).
+        var empty = ConcurrencyController(parameters: parameters())
+        for _ in 0..<4 { empty.succeeded(utilization: 2, now: 0) }
+        #expect(empty.limit == 8)
+    }
+
+    @Test func smoothsReadings() throws {
+        var parameters = parameters()
+        parameters.smoothing = 1
+        var controller = ConcurrencyController(parameters: parameters)
+        controller.observe(utilization: 70, now: 0)
+        #expect(controller.smoothedHint(now: 0) == 70)
+        // One noisy reading 0.1 s later moves the average by about a tenth of the jump.
+        controller.observe(utilization: 95, now: 0.1)
+        let smoothed = try #require(controller.smoothedHint(now: 0.1))
+        #expect(smoothed > 72 && smoothed < 73)
+        #expect(controller.limit == 4, "a single spike over the target does not cut the limit")
+        #expect(controller.currentHint(now: 0.1) == 95)
+    }
+
+    @Test func decreasesAtMostOncePerRoundTrip() {
+        var controller = ConcurrencyController(parameters: parameters())
+        controller.succeeded(utilization: 60, now: 0, latency: 3)
+        #expect(controller.roundTrip == 3)
+        #expect(controller.effectiveCooldown == 3)
+        let before = controller.limit
+        controller.succeeded(utilization: 100, now: 10)
+        #expect(controller.limit == before * 0.8)
+        controller.succeeded(utilization: 100, now: 12)  // 2 s later: inside the round trip
+        #expect(controller.limit == before * 0.8)
+        controller.succeeded(utilization: 100, now: 13.5)
+        #expect(abs(controller.limit - before * 0.64) < 1e-9)
+        // A call that started before the last decrease (at 13.5) does not make it grow.
+        let cut = controller.limit
+        controller.succeeded(utilization: 50, now: 14, latency: 3)
+        #expect(controller.limit == cut)
+        controller.succeeded(utilization: 50, now: 17, latency: 3)
+        #expect(controller.limit > cut)
+        // The round trip only lengthens the cooldown up to the hint's maximum age.
+        controller.succeeded(utilization: 60, now: 18, latency: 1000)
+        #expect(controller.effectiveCooldown == controller.parameters.hintMaxAge)
     }
 
     @Test func throttlePausesHalvesAndRemembersCeiling() {
@@ -71,11 +131,34 @@ import UsageAccounting
         #expect(controller.limit == 2)
         #expect(controller.ceiling == 4)
         #expect(controller.allowed(inFlight: 0, now: 11) == 0)
-        #expect(controller.allowed(inFlight: 0, now: 12) == 2)
+        // After the retry-after the limit re-opens over one round trip (here the 1 s cooldown).
+        #expect(controller.allowed(inFlight: 0, now: 12) == 1)
+        #expect(controller.allowed(inFlight: 0, now: 12.5) == 2)
         // A burst of 429s from requests already in flight counts once.
         controller.throttled(retryAfter: 2, now: 10.2)
         #expect(controller.limit == 2)
         #expect(controller.limit >= 1)
+    }
+
+    @Test func repeated429sOnReEntryLengthenThePause() {
+        var controller = ConcurrencyController(parameters: parameters())  // cooldown (≈ round trip) 1 s
+        controller.throttled(retryAfter: 0.2, now: 10)
+        #expect(controller.pausedUntil == 10.2)
+        // Another 429 from a call already in flight: same pause, no streak.
+        controller.throttled(retryAfter: 0.2, now: 10.05)
+        #expect(controller.throttleStreak == 0)
+        // A 429 on a call started after the pause: + half a round trip, then doubled, at most two.
+        controller.throttled(retryAfter: 0.2, now: 10.3)
+        #expect(controller.throttleStreak == 1)
+        #expect(abs(controller.pausedUntil - 11.0) < 1e-9)
+        controller.throttled(retryAfter: 0.2, now: 11.1)
+        #expect(abs(controller.pausedUntil - 12.3) < 1e-9)
+        controller.throttled(retryAfter: 0.2, now: 12.4)
+        #expect(abs(controller.pausedUntil - 14.6) < 1e-9)
+        // Long after: the streak starts over.
+        controller.throttled(retryAfter: 0.2, now: 30)
+        #expect(controller.throttleStreak == 0)
+        #expect(abs(controller.pausedUntil - 30.2) < 1e-9)
     }
 
     @Test func staleHintIsUnknown() {
@@ -90,6 +173,16 @@ import UsageAccounting
         var controller = ConcurrencyController(parameters: parameters())
         controller.observe(utilization: 120, now: 0)
         #expect(controller.allowed(inFlight: 0, now: 0.1) == 0)
+    }
+
+    @Test func holdsNewStartsHalfWayBetweenTargetAndFull() {
+        var controller = ConcurrencyController(parameters: parameters())
+        #expect(controller.holdPercent == 90)
+        controller.observe(utilization: 91, now: 0)
+        let cut = controller.limit
+        #expect(controller.allowed(inFlight: 0, now: 0.1) == 0)
+        controller.observe(utilization: 70, now: 2)
+        #expect(controller.allowed(inFlight: 0, now: 2) == Int(cut.rounded(.down)))
     }
 
     @Test func staysWithinBounds() {
@@ -154,6 +247,23 @@ import UsageAccounting
         let inspected = try #require(StreamOptions.inspect(rewritten))
         #expect(inspected.includeUsage)
         #expect(StreamOptions.inspect(bytes("[1]")) == nil)
+    }
+
+    @Test func inspectsRequestsWithoutParsingThemWhole() throws {
+        func inspect(_ text: String) -> StreamOptions.Request? { StreamOptions.inspect(bytes(text)) }
+        #expect(inspect(#"{"messages":[{"role":"user","content":"a \"stream\": true }"}],"stream":true}"#)
+            == .init(stream: true, includeUsage: false, model: nil))
+        #expect(inspect(#" { "stream" : false , "stream_options" : { "include_usage" : true } , "model" : "gpt-4o" } "#)
+            == .init(stream: false, includeUsage: true, model: "gpt-4o"))
+        #expect(inspect(#"{"model":"a\/b\u00e9","stream_options":{"x":[1,{"include_usage":false}],"include_usage":false}}"#)
+            == .init(stream: false, includeUsage: false, model: "a/bé"))
+        #expect(inspect("{}") == .init(stream: false, includeUsage: false, model: nil))
+        for bad in ["", "[1]", "{", #"{"a":1"#, #"{"a":1}x"#, #"{"a" 1}"#, #"{"a":}"#, "nope"] {
+            #expect(inspect(bad) == nil, "\(bad)")
+        }
+        // A body that already has stream_options is rewritten through a parse; one without is edited in place.
+        let edited = try #require(StreamOptions.requestingUsage(bytes(#"{ "stream":true }"#)))
+        #expect(String(decoding: edited, as: UTF8.self) == #"{"stream_options":{"include_usage":true}, "stream":true }"#)
     }
 
     @Test func removesNullUsageMember() {

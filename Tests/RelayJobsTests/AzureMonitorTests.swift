@@ -4,18 +4,18 @@ import Testing
 
 @Suite struct AzureMonitorGateTests {
     @Test func buildsTheMetricsQuery() throws {
-        let settings = try #require(AzureMonitorSettings.load(environment: [
+        let settings = try #require(try AzureMonitorSettings.load(environment: [
             "TOLLGATE_PTU_METRICS_RESOURCE_ID": "/subscriptions/s/resourceGroups/g/providers/Microsoft.CognitiveServices/accounts/a",
             "TOLLGATE_PTU_METRICS_URL": "https://management.azure.com/",
         ]))
-        let url = AzureMonitorPoller.queryURL(
-            settings: settings, deployment: "gpt-4o-ptu", now: Date(timeIntervalSince1970: 1_800_000_000))
+        let url = try #require(AzureMonitorPoller.queryURL(
+            settings: settings, deployment: "gpt-4o-ptu", now: Date(timeIntervalSince1970: 1_800_000_000)))
         #expect(url.hasPrefix("https://management.azure.com/subscriptions/s/resourceGroups/g/providers/Microsoft.CognitiveServices/accounts/a/providers/Microsoft.Insights/metrics?"))
         #expect(url.contains("metricnames=AzureOpenAIProvisionedManagedUtilizationV2"))
         #expect(url.contains("aggregation=Maximum"))
         #expect(url.contains("interval=PT1M"))
         #expect(url.removingPercentEncoding?.contains("$filter=ModelDeploymentName eq 'gpt-4o-ptu'") == true)
-        #expect(AzureMonitorSettings.load(environment: [:]) == nil)
+        #expect(try AzureMonitorSettings.load(environment: [:]) == nil)
     }
 
     @Test func readsTheNewestMaximumAndTreatsEmptyAsUnknown() {

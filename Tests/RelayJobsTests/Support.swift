@@ -61,7 +61,7 @@ func withSimulator<T>(
 /// A runtime built in-process on a fresh SQLite file, for the duration of `body`.
 func withRuntime<T>(
     configuration: RuntimeConfiguration, tokenCounter: (any TokenCounting)?, databaseURL: String? = nil,
-    _ body: (Int, String) async throws -> T
+    relaySettings: RelaySettings? = nil, _ body: (Int, String) async throws -> T
 ) async throws -> T {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tollgate-relay-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -73,7 +73,9 @@ func withRuntime<T>(
     var logger = Logger(label: "relay-test")
     logger.logLevel = .warning
     let (ports, continuation) = AsyncStream<Int>.makeStream()
-    let app = try await buildApplication(configuration: settings, logger: logger, tokenCounter: tokenCounter) { port in
+    let app = try await buildApplication(
+        configuration: settings, logger: logger, tokenCounter: tokenCounter, relaySettings: relaySettings
+    ) { port in
         continuation.yield(port)
     }
     let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
