@@ -176,11 +176,12 @@ struct SQLiteSession: SQLSession {
     @discardableResult
     func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
         let statement = binds.isEmpty ? sql : sql.replacingOccurrences(of: "$", with: "?")
-        let data: [SQLiteData] = binds.map {
+        let data: [SQLiteData] = try binds.map {
             switch $0 {
             case .int(let value): .integer(Int(value))
             case .text(let value): .text(value)
             case .null: .null
+            case .texts, .ints: throw StoreError.unsupportedBind("arrays are PostgreSQL-only parameters")
             }
         }
         let rows = try await connection.query(statement, data)
