@@ -93,10 +93,11 @@ final class SerialSQLite: Sendable {
     /// A driver dropped without `close()` (an application whose services never ran, a test that
     /// stops early) still closes its connection rather than leaking the file handle; sqlite-nio
     /// asserts on an open connection being deinitialized. The close keeps the connection alive
-    /// until it has run; on an already closed connection it is a no-op (`sqlite3_close(NULL)`).
+    /// until it has run. A connection `close()` already closed is left alone: sqlite-nio's close
+    /// clears its hooks on the (then NULL) handle first and crashes (SIGSEGV on every SIGTERM).
     deinit {
         wakeUp.finish()
-        _ = connection.close()
+        if !_queueStorage.state.withLock({ $0.closed }) { _ = connection.close() }
     }
 
     /// Jobs waiting for the loop.
