@@ -154,6 +154,7 @@ public final class SQLRuntimeStore: RuntimeStore {
     /// upsert each; when one would exceed its limit the ones already reserved are taken back (their
     /// rows are still locked by this transaction) and the claim is deleted, so it is all or nothing.
     /// With `p_reserve` false (no hard budget) it only claims the id and reports the tightest counter.
+    /// Its transaction commits with `synchronous_commit = off` (reservations only; see the body).
     /// Returns `allowed`, `duplicate`, `remaining` (nil: no counter) and the 1-based index of the
     /// counter `remaining` refers to.
     static let reserveFunction = """
@@ -171,6 +172,11 @@ public final class SQLRuntimeStore: RuntimeStore {
             best_index integer;
             claimed boolean;
         BEGIN
+            -- Reservations are in-flight state that expires anyway: this transaction's commit does
+            -- not wait for the WAL flush, so the hot budget row is unlocked sooner. A database crash
+            -- can forget the reservations of its last fraction of a second (like a SQLite runtime
+            -- restart forgets its in-memory ones); usage and spend are committed synchronously.
+            PERFORM set_config('synchronous_commit', 'off', true);
             IF p_reserve THEN
                 FOR i IN 1..n LOOP
                     encoded := encoded || CASE WHEN i > 1 THEN E'\\n' ELSE '' END || p_starts[i] || E'\\t' || p_keys[i];
