@@ -202,6 +202,24 @@ func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int = 1 
     }
 }
 
+/// A `/v1/check` body: the direct reader for the usual shape, `JSONDecoder` for everything else.
+func decodeCheck(from request: Request) async throws -> CheckRequest {
+    let buffer: ByteBuffer
+    do {
+        buffer = try await request.body.collect(upTo: 1 << 20)
+    } catch {
+        throw APIError(.contentTooLarge, "too_large", "request body is larger than \(1 << 20) bytes")
+    }
+    if let parsed = CheckRequestParser.parse(buffer) { return parsed }
+    do {
+        return try JSONDecoder().decode(CheckRequest.self, from: Data(buffer.readableBytesView))
+    } catch let error as DecodingError {
+        throw APIError.invalid(describeDecoding(error))
+    } catch {
+        throw APIError.invalid("request body is not valid JSON")
+    }
+}
+
 func describeDecoding(_ error: DecodingError) -> String {
     switch error {
     case .dataCorrupted(let context) where context.codingPath.isEmpty:
@@ -243,7 +261,7 @@ func buildRouter(service: AccountingService, authenticator: Authenticator, logRe
     // Gateway routes.
     router.post("/v1/check") { request, _ in
         try await authorize(request, admin: false)
-        return json(try await service.check(try await decode(CheckRequest.self, from: request)))
+        return json(try await service.check(try await decodeCheck(from: request)))
     }
     router.post("/v1/usage") { request, _ in
         try await authorize(request, admin: false)

@@ -22,6 +22,53 @@ import UsageAccounting
         }
     }
 
+    /// Whenever the direct reader accepts a body, JSONDecoder reads the same request from it.
+    @Test func theCheckReaderAgreesWithJSONDecoder() throws {
+        let bodies = [
+            #"{"requestId":"r1","product":"team-a","subscription":"sub-1","user":"ann","model":"gpt-4o","estimatedTokens":1200}"#,
+            #" { "model" : "gpt-4o" , "requestId":"r","product":"p","subscription":"s" } "#,
+            #"{"requestId":"r","product":"p","subscription":"s","model":"m","user":null,"estimatedTokens":null}"#,
+            #"{"requestId":"ü€😀","product":"p","subscription":"s","model":"m","estimatedTokens":-5}"#,
+            #"{"requestId":"r","product":"p","subscription":"s","model":"m","estimatedTokens":0}"#,
+            #"{"requestId":"a\"b","product":"p","subscription":"s","model":"m"}"#,
+            #"{"requestId":"r","product":"p","subscription":"s","model":"m","extra":1}"#,
+            #"{"requestId":"r","requestId":"q","product":"p","subscription":"s","model":"m"}"#,
+            #"{"requestId":"r","product":"p","subscription":"s","model":"m","estimatedTokens":1.5}"#,
+            #"{"requestId":"r","product":"p","subscription":"s","model":"m","estimatedTokens":012}"#,
+            #"{"requestId":"r","product":"p","subscription":"s","model":"m","estimatedTokens":99999999999999999999}"#,
+            #"{"requestId":"r","product":"p","subscription":"s"}"#,
+            #"{"requestId":"r","product":null,"subscription":"s","model":"m"}"#,
+            #"{"requestId":"r","product":"p","subscription":"s","model":"m"} x"#,
+            #"{"requestId":"r","product":"p","subscription":"s","model":"m",}"#,
+            "", "{", "[]", "null",
+        ]
+        var accepted = 0
+        func agree(_ bytes: [UInt8]) {
+            let fast = bytes.withUnsafeBytes { CheckRequestParser.parse(bytes: $0) }
+            guard let fast else { return }
+            accepted += 1
+            let slow = try? JSONDecoder().decode(CheckRequest.self, from: Data(bytes))
+            #expect(slow == fast, "\(String(decoding: bytes, as: UTF8.self))")
+        }
+        for body in bodies { agree(Array(body.utf8)) }
+        #expect(accepted == 5)
+        // Mutations of a valid body: a changed, dropped or inserted byte.
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array(#"{}[]",:0123456789-.\ntrulnfaxé "#.utf8) + [0x0A, 0x01]
+        let base = Array(bodies[0].utf8)
+        for _ in 0..<3000 {
+            var bytes = base
+            let position = Int.random(in: 0..<bytes.count, using: &generator)
+            switch Int.random(in: 0..<3, using: &generator) {
+            case 0: bytes[position] = alphabet.randomElement(using: &generator)!
+            case 1: bytes.remove(at: position)
+            default: bytes.insert(alphabet.randomElement(using: &generator)!, at: position)
+            }
+            agree(bytes)
+        }
+        #expect(CheckRequestParser.parse(ByteBuffer(string: bodies[0])) != nil)
+    }
+
     @Test func integerEstimatesEqualTheDecimalOnes() throws {
         var pricing = PricingTable.azureOpenAIDefault
         // A rate that is not a whole number of nano-dollars per token takes the Decimal path.
