@@ -1,5 +1,6 @@
--- wrk script: POSTs /v1/check or /v1/usage bodies with a unique requestId per request.
--- Usage: wrk -s post.lua URL -- check|usage
+-- wrk script: POSTs /v1/check or /v1/usage bodies with a unique requestId per request, or GETs
+-- /health (the peer: the same server without storage).
+-- Usage: wrk -s post.lua URL -- check|usage|health
 local counter = 0
 local prefix = ""
 local kind = "check"
@@ -8,6 +9,11 @@ function init(args)
   kind = args[1] or "check"
   math.randomseed(os.time() + math.floor(os.clock() * 1000000))
   prefix = string.format("bench-%d", math.random(1, 2000000000))
+  if kind == "health" then
+    wrk.method = "GET"
+    wrk.path = "/health"
+    return
+  end
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
   wrk.headers["X-Tollgate-Key"] = os.getenv("TOLLGATE_GATEWAY_KEY")
@@ -15,6 +21,7 @@ function init(args)
 end
 
 function request()
+  if kind == "health" then return wrk.format(nil, nil, nil, nil) end
   counter = counter + 1
   local id = prefix .. "-" .. counter
   local body

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Load test of the Tollgate runtime with wrk on loopback: /v1/check and /v1/usage, on SQLite and
-# PostgreSQL. Reports requests/s and p50/p99 latency per route and back end.
+# PostgreSQL, with GET /health on the same server as the peer (no storage, same HTTP stack).
+# Reports requests/s and p50/p99 latency per route, back end and connection count.
 #
 # Usage: Benchmarks/runtime/run.sh [sqlite|postgres|both]
-# Environment: DURATION (default 10s), CONNECTIONS (default 32), THREADS (default 1),
+# Environment: DURATION (default 10s), CONNECTIONS (default 32; a list such as "16 32" runs each),
+#   THREADS (default 1), ROUTES (default "health check usage"),
 #   RUNTIME_BINARY (default .build/release/tollgate-runtime; build it with
 #   `swift build -c release --product tollgate-runtime`), TOLLGATE_TEST_POSTGRES_URL for PostgreSQL
 #   (scripts/start-postgres.sh prints it), SQLITE_OPTIONS (e.g. "?synchronous=normal").
@@ -54,24 +56,27 @@ stop_server() {
 
 RESULTS=()
 run_route() {
-  local backend="$1" route="$2"
+  local backend="$1" route="$2" connections="$3"
   # Warm-up, then the measured run.
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d2s -s "$ROOT/Benchmarks/runtime/post.lua" "http://127.0.0.1:$PORT" -- "$route" >/dev/null
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$ROOT/Benchmarks/runtime/post.lua" \
+  wrk -t"$THREADS" -c"$connections" -d2s -s "$ROOT/Benchmarks/runtime/post.lua" "http://127.0.0.1:$PORT" -- "$route" >/dev/null
+  wrk -t"$THREADS" -c"$connections" -d"$DURATION" --latency -s "$ROOT/Benchmarks/runtime/post.lua" \
     "http://127.0.0.1:$PORT" -- "$route" > "$WORK/wrk.txt"
   local rps p50 p99 errors
   rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.txt")
   p50=$(awk '$1 == "50%" {print $2}' "$WORK/wrk.txt")
   p99=$(awk '$1 == "99%" {print $2}' "$WORK/wrk.txt")
   errors=$(awk '/non-200 responses/ {print $3}' "$WORK/wrk.txt")
-  RESULTS+=("$(printf '%-9s %-10s %10s %9s %9s %8s' "$backend" "/v1/$route" "$rps" "$p50" "$p99" "${errors:-0}")")
+  local path="/v1/$route"
+  [ "$route" = "health" ] && path="/health"
+  RESULTS+=("$(printf '%-9s %-10s %5s %10s %9s %9s %8s' "$backend" "$path" "$connections" "$rps" "$p50" "$p99" "${errors:-0}")")
 }
 
 run_backend() {
   local backend="$1" url="$2"
   start_server "$url"
-  run_route "$backend" check
-  run_route "$backend" usage
+  for connections in $CONNECTIONS; do
+    for route in ${ROUTES:-health check usage}; do run_route "$backend" "$route" "$connections"; done
+  done
   stop_server
 }
 
@@ -86,6 +91,6 @@ if [ "$BACKENDS" = "postgres" ] || [ "$BACKENDS" = "both" ]; then
   fi
 fi
 
-echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION on $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
-printf '%-9s %-10s %10s %9s %9s %8s\n' backend route "req/s" p50 p99 non-200
+echo "wrk -t$THREADS -d$DURATION on $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)"
+printf '%-9s %-10s %5s %10s %9s %9s %8s\n' backend route conns "req/s" p50 p99 non-200
 for line in "${RESULTS[@]}"; do echo "$line"; done

@@ -14,6 +14,7 @@ public struct AccountingService: Sendable {
     public let metrics: RuntimeMetrics
     let logger: Logging.Logger
     let products: ProductCache
+    let estimates = EstimateRates()
 
     /// Creates the service.
     public init(store: any RuntimeStore, settings: RuntimeSettings, metrics: RuntimeMetrics, logger: Logging.Logger) {
@@ -32,8 +33,41 @@ public struct AccountingService: Sendable {
         guard value.utf8.count <= 256 else { throw APIError.invalid("\(field) is longer than 256 bytes") }
     }
 
+    /// ISO-8601 texts of recent dates: answers name the same few period ends over and over.
+    private static let isoTexts = Mutex<[Date: String]>([:])
+
     static func iso(_ date: Date?) -> String? {
-        date.map { $0.formatted(.iso8601) }
+        guard let date else { return nil }
+        if let text = isoTexts.withLock({ $0[date] }) { return text }
+        let text = date.formatted(.iso8601)
+        isoTexts.withLock { cache in
+            if cache.count >= 256 { cache.removeAll(keepingCapacity: true) }
+            cache[date] = text
+        }
+        return text
+    }
+
+    /// The reservation for `tokens` of `model`: `CostCalculator.estimate`, exactly, but in integer
+    /// arithmetic when the model's rate is a whole number of nano-dollars per token (every price
+    /// with at most three decimals per 1M tokens), instead of `Decimal` division on every check.
+    func estimate(tokens: Int, model: String) throws(PricingError) -> Nanos {
+        if tokens >= 0, tokens <= EstimateRates.maximumTokens {
+            if let known = estimates.rates.withLock({ $0[model] }) {
+                if let perToken = known { return Nanos(Int64(tokens) * perToken) }
+            } else {
+                let one = try calculator.estimate(tokens: 1, model: model)
+                let most = try calculator.estimate(tokens: EstimateRates.maximumTokens, model: model)
+                // round(t × r) == t × round(r) for every t up to the maximum only if r is (almost) whole.
+                let (product, overflow) = one.value.multipliedReportingOverflow(by: Int64(EstimateRates.maximumTokens))
+                let perToken: Int64? = !overflow && product == most.value ? one.value : nil
+                estimates.rates.withLock { rates in
+                    if rates.count >= 1024 { rates.removeAll() }
+                    rates[model] = .some(perToken)
+                }
+                if let perToken { return Nanos(Int64(tokens) * perToken) }
+            }
+        }
+        return try calculator.estimate(tokens: tokens, model: model)
     }
 
     // MARK: Check
@@ -62,8 +96,12 @@ public struct AccountingService: Sendable {
         }
         let amount: Nanos
         do {
-            amount = try calculator.estimate(
-                tokens: request.estimatedTokens ?? product.defaultEstimatedTokens, model: request.model, override: request.price)
+            let tokens = request.estimatedTokens ?? product.defaultEstimatedTokens
+            if let price = request.price {
+                amount = try calculator.estimate(tokens: tokens, model: request.model, override: price)
+            } else {
+                amount = try estimate(tokens: tokens, model: request.model)
+            }
         } catch {
             throw APIError(.badRequest, "unknown_model", error.description)
         }
@@ -169,6 +207,13 @@ public struct AccountingService: Sendable {
         }
         return nil
     }
+}
+
+/// Per model: nano-dollars per estimated token when that is exact, nil when it needs `Decimal`.
+final class EstimateRates: Sendable {
+    /// The largest estimate a check accepts; the fast path is proven exact up to here.
+    static let maximumTokens = 100_000_000
+    let rates = Mutex<[String: Int64?]>([:])
 }
 
 /// Products read in the last second, so that the hot routes do not read and decode the product on

@@ -134,11 +134,59 @@ let jsonEncoder: JSONEncoder = {
     return encoder
 }()
 
+let jsonHeaders: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+
 func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
     let data = try jsonEncoder.encode(value)
-    return Response(
-        status: status, headers: [.contentType: "application/json; charset=utf-8"],
-        body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    return Response(status: status, headers: jsonHeaders, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+}
+
+/// The `/v1/check` answer, written directly: the same bytes `json(_:)` produces (sorted keys,
+/// `resetAt` left out when nil, strings escaped as `JSONEncoder` escapes them) without going through
+/// `Encoder` on the hottest route.
+func json(_ value: CheckResponse) -> Response {
+    Response(status: .ok, headers: jsonHeaders, body: ResponseBody(byteBuffer: jsonBytes(value)))
+}
+
+func jsonBytes(_ value: CheckResponse) -> ByteBuffer {
+    var buffer = ByteBuffer()
+    buffer.reserveCapacity(112)
+    buffer.writeStaticString(value.allowed ? "{\"allowed\":true,\"reason\":" : "{\"allowed\":false,\"reason\":")
+    writeJSONString(value.reason.rawValue, to: &buffer)
+    buffer.writeStaticString(",\"remaining\":")
+    writeJSONString(value.remaining, to: &buffer)
+    if let resetAt = value.resetAt {
+        buffer.writeStaticString(",\"resetAt\":")
+        writeJSONString(resetAt, to: &buffer)
+    }
+    buffer.writeStaticString("}")
+    return buffer
+}
+
+private let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+/// A JSON string literal, escaped like Foundation's `JSONEncoder` (which also escapes `/`).
+func writeJSONString(_ text: String, to buffer: inout ByteBuffer) {
+    buffer.writeInteger(UInt8(ascii: "\""))
+    let hex = hexDigits
+    for byte in text.utf8 {
+        switch byte {
+        case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
+        case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
+        case UInt8(ascii: "/"): buffer.writeStaticString("\\/")
+        case 0x0A: buffer.writeStaticString("\\n")
+        case 0x0D: buffer.writeStaticString("\\r")
+        case 0x09: buffer.writeStaticString("\\t")
+        case 0x08: buffer.writeStaticString("\\b")
+        case 0x0C: buffer.writeStaticString("\\f")
+        case 0..<0x20:
+            buffer.writeStaticString("\\u00")
+            buffer.writeInteger(hex[Int(byte >> 4)])
+            buffer.writeInteger(hex[Int(byte & 0x0F)])
+        default: buffer.writeInteger(byte)
+        }
+    }
+    buffer.writeInteger(UInt8(ascii: "\""))
 }
 
 func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int = 1 << 20) async throws -> T {
@@ -150,6 +198,24 @@ func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int = 1 
     }
     do {
         return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+    } catch let error as DecodingError {
+        throw APIError.invalid(describeDecoding(error))
+    } catch {
+        throw APIError.invalid("request body is not valid JSON")
+    }
+}
+
+/// A `/v1/check` body: the direct reader for the usual shape, `JSONDecoder` for everything else.
+func decodeCheck(from request: Request) async throws -> CheckRequest {
+    let buffer: ByteBuffer
+    do {
+        buffer = try await request.body.collect(upTo: 1 << 20)
+    } catch {
+        throw APIError(.contentTooLarge, "too_large", "request body is larger than \(1 << 20) bytes")
+    }
+    if let parsed = CheckRequestParser.parse(buffer) { return parsed }
+    do {
+        return try JSONDecoder().decode(CheckRequest.self, from: Data(buffer.readableBytesView))
     } catch let error as DecodingError {
         throw APIError.invalid(describeDecoding(error))
     } catch {
@@ -198,7 +264,7 @@ func buildRouter(service: AccountingService, authenticator: Authenticator, logRe
     // Gateway routes.
     router.post("/v1/check") { request, _ in
         try await authorize(request, admin: false)
-        return try json(try await service.check(try await decode(CheckRequest.self, from: request)))
+        return json(try await service.check(try await decodeCheck(from: request)))
     }
     router.post("/v1/usage") { request, _ in
         try await authorize(request, admin: false)

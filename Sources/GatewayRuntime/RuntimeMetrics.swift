@@ -1,6 +1,7 @@
 import CoreMetrics
 import Foundation
 import Prometheus
+import Synchronization
 
 /// The runtime's metrics, created through swift-metrics on a per-application Prometheus registry so
 /// several applications in one process (tests) do not share counters.
@@ -8,6 +9,9 @@ public struct RuntimeMetrics: Sendable {
     /// The registry `/metrics` renders.
     public let registry: PrometheusCollectorRegistry
     let factory: PrometheusMetricsFactory
+    /// Metric handles already made, by label and dimensions: making one looks it up in the registry
+    /// (a lock, sorting and hashing its labels), which the hot routes should not pay per request.
+    private let handles = HandleCache()
 
     /// Creates a fresh registry.
     public init() {
@@ -20,25 +24,49 @@ public struct RuntimeMetrics: Sendable {
         self.factory = factory
     }
 
+    final class HandleCache: Sendable {
+        struct Key: Hashable {
+            var label: String
+            var first: String
+            var second: String
+        }
+
+        let counters = Mutex<[Key: CoreMetrics.Counter]>([:])
+        let timers = Mutex<[Key: CoreMetrics.Timer]>([:])
+    }
+
+    private func counter(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Counter {
+        let key = HandleCache.Key(
+            label: label, first: dimensions.first.map { $0.0 + "=" + $0.1 } ?? "",
+            second: dimensions.dropFirst().first.map { $0.0 + "=" + $0.1 } ?? "")
+        if dimensions.count <= 2, let counter = handles.counters.withLock({ $0[key] }) { return counter }
+        let counter = CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory)
+        if dimensions.count <= 2 { handles.counters.withLock { $0[key] = counter } }
+        return counter
+    }
+
     /// Counts one HTTP request and records its latency.
     func request(route: String, status: Int, duration: Duration) {
-        Counter(
-            label: "tollgate_http_requests_total", dimensions: [("route", route), ("status", String(status))],
-            factory: factory
-        ).increment()
-        Timer(label: "tollgate_http_request_duration_seconds", dimensions: [("route", route)], factory: factory)
-            .recordNanoseconds(duration.nanoseconds)
+        counter("tollgate_http_requests_total", [("route", route), ("status", String(status))]).increment()
+        let key = HandleCache.Key(label: "tollgate_http_request_duration_seconds", first: route, second: "")
+        let timer =
+            handles.timers.withLock({ $0[key] })
+            ?? {
+                let timer = CoreMetrics.Timer(label: key.label, dimensions: [("route", route)], factory: factory)
+                handles.timers.withLock { $0[key] = timer }
+                return timer
+            }()
+        timer.recordNanoseconds(duration.nanoseconds)
     }
 
     /// Counts a denied budget check.
     func denial(product: String, reason: String) {
-        Counter(label: "tollgate_check_denied_total", dimensions: [("reason", reason)], factory: factory).increment()
+        counter("tollgate_check_denied_total", [("reason", reason)]).increment()
     }
 
     /// Counts a check.
     func check(allowed: Bool) {
-        Counter(label: "tollgate_checks_total", dimensions: [("allowed", allowed ? "true" : "false")], factory: factory)
-            .increment()
+        counter("tollgate_checks_total", [("allowed", allowed ? "true" : "false")]).increment()
     }
 
     /// Adds billed spend.

@@ -86,6 +86,8 @@ struct PostgresSession: SQLSession {
             case .int(let value): bindings.append(value)
             case .text(let value): bindings.append(value)
             case .null: bindings.appendNull()
+            case .texts(let values): bindings.append(values)
+            case .ints(let values): bindings.append(values)
             }
         }
         let rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)

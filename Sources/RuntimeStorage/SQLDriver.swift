@@ -1,8 +1,11 @@
-/// A value bound to or read from a SQL statement. Tollgate only stores integers and text.
+/// A value bound to or read from a SQL statement. Tollgate only stores integers and text; arrays
+/// are parameters of PostgreSQL functions only (`text[]`, `bigint[]`).
 public enum SQLValue: Sendable, Hashable {
     case int(Int64)
     case text(String)
     case null
+    case texts([String])
+    case ints([Int64])
 
     /// The integer, or nil.
     public var int: Int64? { if case .int(let value) = self { value } else { nil } }

@@ -7,11 +7,21 @@ public import UsageAccounting
 public enum StoreError: Error, CustomStringConvertible {
     case corruptRow(String)
     case unsupportedURL(String)
+    /// Another process (or another store in this one) owns the SQLite file.
+    case databaseInUse(path: String, lockPath: String)
+    case lockFailed(path: String, reason: String)
+    case unsupportedBind(String)
 
     public var description: String {
         switch self {
         case .corruptRow(let what): "unexpected database row: \(what)"
         case .unsupportedURL(let url): "unsupported database URL \"\(url)\" (expected a file path, sqlite:PATH or postgres://…)"
+        case .databaseInUse(let path, let lockPath):
+            "the SQLite database \(path) is already used by another Tollgate runtime (lock \(lockPath) is held); "
+                + "SQLite keeps budget reservations in the memory of one process, so only one runtime may open the file — "
+                + "stop the other one, or use PostgreSQL (TOLLGATE_DATABASE_URL=postgres://…) to run several replicas"
+        case .lockFailed(let path, let reason): "cannot lock \(path): \(reason)"
+        case .unsupportedBind(let what): "unsupported statement parameter: \(what)"
         }
     }
 }
@@ -23,17 +33,44 @@ public enum StoreError: Error, CustomStringConvertible {
 /// never a value read into Swift and written back, so several replicas sharing PostgreSQL cannot
 /// overspend. Usage records are `INSERT … ON CONFLICT (request_id) DO NOTHING`, so a retried report
 /// bills nothing.
+///
+/// On PostgreSQL a reservation is one call of the `tollgate_reserve` function (migration 2): one
+/// round trip, the conditional upserts run inside the database in key order. On SQLite opened
+/// `exclusive` (what the runtime does) reservations are decided by an in-memory `BudgetLedger`
+/// instead, guarded by an exclusive `flock` on `<path>-tollgate.lock`; usage and spend stay durable
+/// in SQLite.
 public final class SQLRuntimeStore: RuntimeStore {
     /// The driver statements run on.
     public let driver: any SQLDriver
+    /// The in-memory reservation ledger (SQLite opened exclusively), nil otherwise.
+    public let ledger: BudgetLedger?
+    private let lock: FileLock?
 
-    /// Wraps a driver.
-    public init(driver: any SQLDriver) { self.driver = driver }
+    /// Wraps a driver; reservations are made in the database.
+    public init(driver: any SQLDriver) {
+        self.driver = driver
+        ledger = nil
+        lock = nil
+    }
+
+    private init(driver: any SQLDriver, ledger: BudgetLedger, lock: FileLock) {
+        self.driver = driver
+        self.ledger = ledger
+        self.lock = lock
+    }
+
+    /// The lock file guarding a SQLite database file.
+    public static func lockPath(forDatabase path: String) -> String { path + "-tollgate.lock" }
 
     /// Opens the store a `TOLLGATE_DATABASE_URL` names: a file path, `sqlite:PATH`, `sqlite://PATH`,
     /// or `postgres://…` / `postgresql://…`. A SQLite path may end in `?synchronous=normal` to trade
     /// power-loss durability of the last commits for throughput (default: `full`).
-    public static func open(url: String, logger: Logging.Logger) async throws -> SQLRuntimeStore {
+    ///
+    /// SQLite opened `exclusive` (the default; what the runtime uses) takes an exclusive lock on
+    /// `<path>-tollgate.lock` and keeps reservations in memory; a second exclusive open of the same
+    /// file fails with `StoreError.databaseInUse`. `exclusive: false` takes no lock and reserves in
+    /// the database — for tools and tests that read a file a runtime owns, never for a second runtime.
+    public static func open(url: String, logger: Logging.Logger, exclusive: Bool = true) async throws -> SQLRuntimeStore {
         if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
             return SQLRuntimeStore(driver: try PostgresDriver(url: url, logger: logger))
         }
@@ -48,7 +85,21 @@ public final class SQLRuntimeStore: RuntimeStore {
             path = String(path[..<question])
         }
         guard !path.isEmpty, !path.contains("://") else { throw StoreError.unsupportedURL(url) }
-        return SQLRuntimeStore(driver: try await SQLiteDriver.open(path: path, fullSync: fullSync, logger: logger))
+        guard exclusive else {
+            return SQLRuntimeStore(driver: try await SQLiteDriver.open(path: path, fullSync: fullSync, logger: logger))
+        }
+        let lockPath = Self.lockPath(forDatabase: path)
+        let lock: FileLock
+        do { lock = try FileLock(path: lockPath) } catch is FileLock.Held {
+            throw StoreError.databaseInUse(path: path, lockPath: lockPath)
+        }
+        do {
+            let driver = try await SQLiteDriver.open(path: path, fullSync: fullSync, logger: logger)
+            return SQLRuntimeStore(driver: driver, ledger: BudgetLedger(), lock: lock)
+        } catch {
+            lock.unlock()
+            throw error
+        }
     }
 
     // MARK: Migrations
@@ -89,11 +140,97 @@ public final class SQLRuntimeStore: RuntimeStore {
             CREATE TABLE IF NOT EXISTS alert_events (
                 id TEXT PRIMARY KEY, product TEXT, kind TEXT NOT NULL, payload TEXT NOT NULL, received_at BIGINT NOT NULL)
             """,
-        ])
+        ]),
+        // 2: the reservation function (PostgreSQL only; see `postgresStatements`).
+        (2, []),
     ] + jobMigrations  // batch jobs and relay calls (JobStore.swift)
+
+    /// Statements of a migration that run on PostgreSQL only, after its common statements. SQLite
+    /// records the version with the common statements alone.
+    static let postgresStatements: [Int64: [String]] = [2: [reserveFunction]]
+
+    /// One reservation in one round trip: claims the request id, then reserves `p_amount` on every
+    /// counter (given sorted by key, so concurrent calls lock rows in one order) with a conditional
+    /// upsert each; when one would exceed its limit the ones already reserved are taken back (their
+    /// rows are still locked by this transaction) and the claim is deleted, so it is all or nothing.
+    /// With `p_reserve` false (no hard budget) it only claims the id and reports the tightest counter.
+    /// Its transaction commits with `synchronous_commit = off` (reservations only; see the body).
+    /// Returns `allowed`, `duplicate`, `remaining` (nil: no counter) and the 1-based index of the
+    /// counter `remaining` refers to.
+    static let reserveFunction = """
+        CREATE OR REPLACE FUNCTION tollgate_reserve(
+            p_request_id text, p_keys text[], p_starts bigint[], p_limits bigint[], p_amount bigint,
+            p_expires_at bigint, p_reserve boolean)
+        RETURNS TABLE (allowed boolean, duplicate boolean, remaining bigint, counter_index integer)
+        LANGUAGE plpgsql AS $tollgate$
+        DECLARE
+            n integer := coalesce(array_length(p_keys, 1), 0);
+            encoded text := '';
+            left_over bigint;
+            used bigint;
+            best bigint;
+            best_index integer;
+            claimed boolean;
+        BEGIN
+            -- Reservations are in-flight state that expires anyway: this transaction's commit does
+            -- not wait for the WAL flush, so the hot budget row is unlocked sooner. A database crash
+            -- can forget the reservations of its last fraction of a second (like a SQLite runtime
+            -- restart forgets its in-memory ones); usage and spend are committed synchronously.
+            PERFORM set_config('synchronous_commit', 'off', true);
+            IF p_reserve THEN
+                FOR i IN 1..n LOOP
+                    encoded := encoded || CASE WHEN i > 1 THEN E'\\n' ELSE '' END || p_starts[i] || E'\\t' || p_keys[i];
+                END LOOP;
+            END IF;
+            INSERT INTO reservations (request_id, amount, counters, expires_at)
+            VALUES (p_request_id, p_amount, encoded, p_expires_at)
+            ON CONFLICT (request_id) DO NOTHING;
+            claimed := FOUND;
+            IF claimed AND p_reserve THEN
+                FOR i IN 1..n LOOP
+                    left_over := NULL;
+                    INSERT INTO budget_counters AS c (counter_key, period_start, spent, reserved)
+                    SELECT p_keys[i], p_starts[i], 0, p_amount WHERE p_amount <= p_limits[i]
+                    ON CONFLICT (counter_key, period_start) DO UPDATE SET reserved = c.reserved + excluded.reserved
+                    WHERE c.spent + c.reserved + excluded.reserved <= p_limits[i]
+                    RETURNING p_limits[i] - c.spent - c.reserved INTO left_over;
+                    IF left_over IS NULL THEN
+                        FOR j IN 1..i - 1 LOOP
+                            UPDATE budget_counters SET reserved = reserved - p_amount
+                            WHERE counter_key = p_keys[j] AND period_start = p_starts[j];
+                        END LOOP;
+                        DELETE FROM reservations WHERE request_id = p_request_id;
+                        SELECT c.spent + c.reserved INTO used FROM budget_counters c
+                        WHERE c.counter_key = p_keys[i] AND c.period_start = p_starts[i];
+                        RETURN QUERY SELECT false, false, greatest(0, p_limits[i] - coalesce(used, 0)), i;
+                        RETURN;
+                    END IF;
+                    IF best IS NULL OR left_over < best THEN
+                        best := left_over;
+                        best_index := i;
+                    END IF;
+                END LOOP;
+                RETURN QUERY SELECT true, false, best, best_index;
+                RETURN;
+            END IF;
+            -- A repeated request id, or no hard budget: report the tightest counter.
+            FOR i IN 1..n LOOP
+                SELECT c.spent + c.reserved INTO used FROM budget_counters c
+                WHERE c.counter_key = p_keys[i] AND c.period_start = p_starts[i];
+                left_over := greatest(0, p_limits[i] - coalesce(used, 0));
+                IF best IS NULL OR left_over < best THEN
+                    best := left_over;
+                    best_index := i;
+                END IF;
+            END LOOP;
+            RETURN QUERY SELECT true, NOT claimed, best, best_index;
+        END
+        $tollgate$
+        """
 
     public func migrate() async throws {
         let dialect = driver.dialect
+        let usesLedger = ledger != nil
         try await driver.transaction { session in
             if dialect == .postgres {
                 // Replicas starting together apply migrations one after the other.
@@ -103,10 +240,17 @@ public final class SQLRuntimeStore: RuntimeStore {
                 "CREATE TABLE IF NOT EXISTS tollgate_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)", [])
             let applied = Set(try await session.query("SELECT version FROM tollgate_migrations", []).compactMap { $0.first?.int })
             for migration in Self.migrations where !applied.contains(migration.version) {
-                for statement in migration.statements { try await session.query(statement, []) }
+                let extra = dialect == .postgres ? Self.postgresStatements[migration.version] ?? [] : []
+                for statement in migration.statements + extra { try await session.query(statement, []) }
                 try await session.query(
                     "INSERT INTO tollgate_migrations (version, applied_at) VALUES ($1, $2)",
                     [.int(migration.version), .int(Self.now())])
+            }
+            if usesLedger {
+                // Reservations live in the ledger; any left in the file by an older version (or by a
+                // non-exclusive open) belong to calls that are no longer in flight.
+                try await session.query("DELETE FROM reservations", [])
+                try await session.query("UPDATE budget_counters SET reserved = 0 WHERE reserved <> 0", [])
             }
         }
     }
@@ -122,7 +266,10 @@ public final class SQLRuntimeStore: RuntimeStore {
         _ = try await driver.read { session in try await session.query("SELECT 1", []) }
     }
 
-    public func close() async { await driver.close() }
+    public func close() async {
+        await driver.close()
+        lock?.unlock()
+    }
 
     static func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
 
@@ -226,6 +373,10 @@ public final class SQLRuntimeStore: RuntimeStore {
     {
         let hard = counters.filter(\.hard).sorted { $0.key < $1.key }
         let tracked = hard.isEmpty ? counters : hard
+        if let ledger { return try await reserveInLedger(ledger, requestId: requestId, hard: hard, tracked: tracked, amount: amount, expiresAt: expiresAt) }
+        if driver.dialect == .postgres {
+            return try await reserveInFunction(requestId: requestId, hard: hard, tracked: tracked, amount: amount, expiresAt: expiresAt)
+        }
         do {
             return try await driver.transaction { session in
                 // Claim the request id first: a second check with the same id reserves nothing.
@@ -271,6 +422,55 @@ public final class SQLRuntimeStore: RuntimeStore {
         }
     }
 
+    /// SQLite: decided in memory; counters not loaded yet are read from the database first.
+    private func reserveInLedger(
+        _ ledger: BudgetLedger, requestId: String, hard: [BudgetCounter], tracked: [BudgetCounter], amount: Nanos,
+        expiresAt: Int64
+    ) async throws -> ReservationResult {
+        while true {
+            let now = Self.now()
+            switch ledger.reserve(
+                requestId: requestId, hard: hard, tracked: tracked, amount: amount.value, expiresAt: expiresAt, now: now)
+            {
+            case .decided(let result): return result
+            case .load(let ids, let epoch):
+                let loaded = try await driver.read { session in
+                    var values: [(id: CounterID, spent: Int64)] = []
+                    for id in ids {
+                        let rows = try await session.query(
+                            "SELECT spent FROM budget_counters WHERE counter_key = $1 AND period_start = $2",
+                            [.text(id.key), .int(id.periodStart)])
+                        values.append((id, rows.first?.first?.int ?? 0))
+                    }
+                    return values
+                }
+                ledger.install(loaded, epoch: epoch, now: now)
+            }
+        }
+    }
+
+    /// PostgreSQL: one call of `tollgate_reserve`, one round trip (a single statement is its own
+    /// transaction).
+    private func reserveInFunction(
+        requestId: String, hard: [BudgetCounter], tracked: [BudgetCounter], amount: Nanos, expiresAt: Int64
+    ) async throws -> ReservationResult {
+        let rows = try await driver.read { session in
+            try await session.query(
+                "SELECT allowed, duplicate, remaining, counter_index FROM tollgate_reserve($1, $2, $3, $4, $5, $6, $7 <> 0)",
+                [
+                    .text(requestId), .texts(tracked.map(\.key)), .ints(tracked.map(\.periodStart)),
+                    .ints(tracked.map(\.limit.value)), .int(amount.value), .int(expiresAt), .int(hard.isEmpty ? 0 : 1),
+                ])
+        }
+        guard let row = rows.first, row.count == 4, let allowed = row[0].int, let duplicate = row[1].int else {
+            throw StoreError.corruptRow("tollgate_reserve")
+        }
+        let counter = row[3].int.flatMap { index in tracked.indices.contains(Int(index) - 1) ? tracked[Int(index) - 1] : nil }
+        return ReservationResult(
+            allowed: allowed != 0, duplicate: duplicate != 0, remaining: row[2].int.map(Nanos.init),
+            resetAt: counter?.resetAt)
+    }
+
     private static func tightest(_ session: any SQLSession, _ counters: [BudgetCounter]) async throws
         -> (remaining: Nanos, counter: BudgetCounter)?
     {
@@ -299,8 +499,9 @@ public final class SQLRuntimeStore: RuntimeStore {
     }
 
     public func settle(_ record: UsageRecord, counters: [BudgetCounter]) async throws -> SettlementResult {
+        let usesLedger = ledger != nil
         do {
-            return try await driver.transaction { session in
+            let (result, spent) = try await driver.transaction { session in
                 let inserted = try await session.query(
                     """
                     INSERT INTO usage_records (request_id, product, subscription, user_id, api, model, deployment, streaming,
@@ -320,13 +521,16 @@ public final class SQLRuntimeStore: RuntimeStore {
                         "SELECT cost FROM usage_records WHERE request_id = $1", [.text(record.requestId)])
                     throw Duplicate(cost: Nanos(previous.first?.first?.int ?? 0))
                 }
-                for reservation in try await session.query(
-                    "DELETE FROM reservations WHERE request_id = $1 RETURNING amount, counters", [.text(record.requestId)])
-                {
-                    guard let amount = reservation[0].int, let list = reservation[1].text else { continue }
-                    try await Self.release(session, amount: amount, counters: list)
+                if !usesLedger {
+                    for reservation in try await session.query(
+                        "DELETE FROM reservations WHERE request_id = $1 RETURNING amount, counters", [.text(record.requestId)])
+                    {
+                        guard let amount = reservation[0].int, let list = reservation[1].text else { continue }
+                        try await Self.release(session, amount: amount, counters: list)
+                    }
                 }
                 var alerts: [ThresholdAlert] = []
+                var spent: [(id: CounterID, spent: Int64)] = []
                 for counter in counters.sorted(by: { $0.key < $1.key }) {
                     let rows = try await session.query(
                         """
@@ -335,6 +539,7 @@ public final class SQLRuntimeStore: RuntimeStore {
                         RETURNING spent
                         """, [.text(counter.key), .int(counter.periodStart), .int(record.cost.value)])
                     guard let after = rows.first?.first?.int else { throw StoreError.corruptRow("budget_counters") }
+                    spent.append((CounterID(counter), after))
                     let crossed = crossedThresholds(
                         counter.alertThresholds, limit: counter.limit, before: Nanos(after - record.cost.value),
                         after: Nanos(after))
@@ -352,15 +557,21 @@ public final class SQLRuntimeStore: RuntimeStore {
                         }
                     }
                 }
-                return SettlementResult(duplicate: false, cost: record.cost, alerts: alerts)
+                return (SettlementResult(duplicate: false, cost: record.cost, alerts: alerts), spent)
             }
+            // Committed: now the ledger may count it (spent up, reservation released, in one step).
+            ledger?.settled(requestId: record.requestId, spent: spent)
+            return result
         } catch let duplicate as Duplicate {
+            // Already billed: a reservation still held for it only blocks budget.
+            ledger?.release(requestId: record.requestId)
             return SettlementResult(duplicate: true, cost: duplicate.cost, alerts: [])
         }
     }
 
     public func expireReservations(now: Int64) async throws -> Int {
-        try await driver.transaction { session in
+        if let ledger { return ledger.expire(now: now) }
+        return try await driver.transaction { session in
             let expired = try await session.query(
                 "DELETE FROM reservations WHERE expires_at < $1 RETURNING amount, counters", [.int(now)])
             for reservation in expired {
@@ -372,11 +583,16 @@ public final class SQLRuntimeStore: RuntimeStore {
     }
 
     public func counter(key: String, periodStart: Int64) async throws -> CounterState? {
-        try await driver.read { session in
+        if let ledger, let state = ledger.counter(CounterID(key: key, periodStart: periodStart)) { return state }
+        let usesLedger = ledger != nil
+        return try await driver.read { session in
             try await session.query(
                 "SELECT spent, reserved FROM budget_counters WHERE counter_key = $1 AND period_start = $2",
                 [.text(key), .int(periodStart)]
-            ).first.map { CounterState(spent: Nanos($0[0].int ?? 0), reserved: Nanos($0[1].int ?? 0)) }
+            ).first.map {
+                // With a ledger nothing is reserved in the file; an unloaded counter holds no reservation.
+                CounterState(spent: Nanos($0[0].int ?? 0), reserved: usesLedger ? .zero : Nanos($0[1].int ?? 0))
+            }
         }
     }
 
@@ -460,7 +676,7 @@ public final class SQLRuntimeStore: RuntimeStore {
                         groups[dimension] = .some(String(ISO8601DateFormatter().string(from: date).prefix(10)))
                     case (_, .text(let text)): groups[dimension] = .some(text)
                     case (_, .int(let int)): groups[dimension] = .some(String(int))
-                    case (_, .null): groups[dimension] = .some(nil)
+                    case (_, .null), (_, .texts), (_, .ints): groups[dimension] = .some(nil)
                     }
                 }
                 return ChargebackRow(

@@ -93,10 +93,11 @@ final class SerialSQLite: Sendable {
     /// A driver dropped without `close()` (an application whose services never ran, a test that
     /// stops early) still closes its connection rather than leaking the file handle; sqlite-nio
     /// asserts on an open connection being deinitialized. The close keeps the connection alive
-    /// until it has run; on an already closed connection it is a no-op (`sqlite3_close(NULL)`).
+    /// until it has run. A connection `close()` already closed is left alone: sqlite-nio's close
+    /// clears its hooks on the (then NULL) handle first and crashes (SIGSEGV on every SIGTERM).
     deinit {
         wakeUp.finish()
-        _ = connection.close()
+        if !_queueStorage.state.withLock({ $0.closed }) { _ = connection.close() }
     }
 
     /// Jobs waiting for the loop.
@@ -176,11 +177,12 @@ struct SQLiteSession: SQLSession {
     @discardableResult
     func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
         let statement = binds.isEmpty ? sql : sql.replacingOccurrences(of: "$", with: "?")
-        let data: [SQLiteData] = binds.map {
+        let data: [SQLiteData] = try binds.map {
             switch $0 {
             case .int(let value): .integer(Int(value))
             case .text(let value): .text(value)
             case .null: .null
+            case .texts, .ints: throw StoreError.unsupportedBind("arrays are PostgreSQL-only parameters")
             }
         }
         let rows = try await connection.query(statement, data)

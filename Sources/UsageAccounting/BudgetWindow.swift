@@ -1,5 +1,6 @@
 public import Foundation
 public import GatewayModel
+import Synchronization
 
 /// Where budget periods start. Calendar periods in UTC.
 public struct PeriodCalendar: Sendable, Hashable {
@@ -20,8 +21,35 @@ public struct PeriodCalendar: Sendable, Hashable {
         return calendar
     }()
 
+    /// Windows computed recently, by calendar, period and UTC day: every period starts at a UTC
+    /// midnight, so all instants of one day share their windows. Foundation's calendar arithmetic
+    /// costs microseconds, and every budget check needs one window per budget.
+    private struct WindowKey: Hashable {
+        var firstWeekday: Int
+        var monthStartDay: Int
+        var period: Budget.Period
+        var day: Int64
+    }
+
+    private static let recentWindows = Mutex<[WindowKey: (start: Date, end: Date?)]>([:])
+
     /// The period containing `date`: its start (inclusive) and end (exclusive, nil for `total`).
     public func window(_ period: Budget.Period, containing date: Date) -> (start: Date, end: Date?) {
+        let seconds = date.timeIntervalSince1970
+        guard seconds.isFinite, abs(seconds) < 1e15 else { return computeWindow(period, containing: date) }
+        let key = WindowKey(
+            firstWeekday: firstWeekday, monthStartDay: monthStartDay, period: period,
+            day: Int64((seconds / 86400).rounded(.down)))
+        if let window = Self.recentWindows.withLock({ $0[key] }) { return window }
+        let window = computeWindow(period, containing: date)
+        Self.recentWindows.withLock { cache in
+            if cache.count >= 256 { cache.removeAll(keepingCapacity: true) }
+            cache[key] = window
+        }
+        return window
+    }
+
+    private func computeWindow(_ period: Budget.Period, containing date: Date) -> (start: Date, end: Date?) {
         let calendar = Self.utc
         switch period {
         case .total:

@@ -184,6 +184,40 @@ func exactUsage(_ requestId: String, product: String) -> String {
         }
     }
 
+    /// SQLite keeps reservations in the memory of one process: a second runtime on the same file
+    /// stops at start-up (exit 78) with a message naming the file and PostgreSQL; the first one
+    /// keeps serving and exits 0 on SIGTERM.
+    @Test func aSecondRuntimeOnTheSameSQLiteFileRefusesToStart() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("tollgate.db").path
+            let product = unique("owner")
+            let config = try writeConfig(in: directory, product: product, budget: "1.00")
+            let first = try await RuntimeProcess(config: config, databaseURL: "sqlite:" + path)
+            defer { first.stop() }
+            let second = Process()
+            second.executableURL = try RuntimeProcess.executable()
+            second.arguments = ["--config", config, "--host", "127.0.0.1", "--port", "0"]
+            second.environment = [
+                "TOLLGATE_DATABASE_URL": "sqlite:" + path, "TOLLGATE_GATEWAY_KEY": gatewayKey, "TOLLGATE_ADMIN_KEY": adminKey,
+                "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
+            ]
+            let errors = Pipe()
+            second.standardError = errors
+            second.standardOutput = FileHandle.nullDevice
+            try second.run()
+            let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            second.waitUntilExit()
+            #expect(second.terminationStatus == 78)
+            #expect(message.contains(path) && message.contains("PostgreSQL"), "\(message)")
+            let client = try await connect(first.port)
+            let check = try await post(client, "/v1/check", checkBody(unique("r"), product: product, tokens: 10))
+            #expect(check.json["allowed"] as? Bool == true)
+            try await client.shutdown()
+            first.stop()
+            #expect(first.process.terminationReason == .exit && first.process.terminationStatus == 0)
+        }
+    }
+
     /// kill -9 during ingest, restart: no acknowledged record missing, none doubled.
     @Test(arguments: Backend.allCases) func crashDuringIngest(_ backend: Backend) async throws {
         try await withTemporaryDirectory { directory in

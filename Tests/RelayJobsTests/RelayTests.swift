@@ -17,7 +17,8 @@ func fastSimulator() -> PTUSimulatorConfiguration {
 }
 
 func usageRecord(database: String, requestId: String) async throws -> UsageRecord? {
-    let store = try await SQLRuntimeStore.open(url: database, logger: .init(label: "test-reader"))
+    // The runtime under test owns the file; read it beside it without taking the lock.
+    let store = try await SQLRuntimeStore.open(url: database, logger: .init(label: "test-reader"), exclusive: false)
     defer { Task { await store.close() } }
     return try await store.usageRecord(requestId: requestId)
 }

@@ -67,6 +67,7 @@ func record(_ id: String, product: String = "p", cost: Int64, at: Int64 = 1000, 
             // 1: the runtime schema; 101: batch jobs and relay calls (issue 7).
             let applied = try await store.appliedMigrations()
             #expect(applied.filter { $0 == 1 }.count == 1)
+            #expect(applied.contains(2))  // the reservation function (its statements run on PostgreSQL only)
             #expect(applied.contains(101))
             try await store.ping()
         }
