@@ -1,0 +1,16 @@
+-- wrk script: POSTs a small chat-completions body, straight to the simulator or through the relay.
+-- Usage: wrk -s chat.lua URL -- PATH [stream]
+function init(args)
+  wrk.method = "POST"
+  wrk.path = args[1]
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["api-key"] = "bench"
+  wrk.headers["X-Tollgate-Key"] = os.getenv("TOLLGATE_GATEWAY_KEY")
+  wrk.headers["X-Tollgate-Product"] = "team-a"
+  local stream = args[2] == "stream" and ',"stream":true' or ""
+  wrk.body = '{"messages":[{"role":"user","content":"hello there"}],"max_tokens":16' .. stream .. '}'
+end
+
+function done(summary, latency, requests)
+  io.write(string.format("non-2xx responses: %d\n", summary.errors.status))
+end
