@@ -23,7 +23,7 @@ public import UsageAccounting
 /// | `TOLLGATE_BACKEND_API_KEY` | — | `api-key` the dispatcher sends to Azure OpenAI (the relay passes the caller's) |
 /// | `TOLLGATE_BACKEND_MANAGED_IDENTITY` | `off` | `on`: batch calls carry `Authorization: Bearer` with a managed-identity token instead (not together with the key) |
 /// | `TOLLGATE_BACKEND_TOKEN_RESOURCE` | `https://cognitiveservices.azure.com` | resource (audience) of that token |
-/// | `TOLLGATE_MANAGED_IDENTITY_CLIENT_ID` | — | client id of a user-assigned identity (unset: system-assigned) |
+/// | `TOLLGATE_MANAGED_IDENTITY_CLIENT_ID` | `AZURE_CLIENT_ID` | client id of a user-assigned identity (neither set: system-assigned) |
 /// | `TOLLGATE_AZURE_OPENAI_API_VERSION` | `2024-10-21` | `api-version` of batch calls |
 /// | `TOLLGATE_RELAY_TIMEOUT_S` | 600 | longest relayed call |
 public struct RelaySettings: Sendable {
@@ -106,7 +106,9 @@ public struct RelaySettings: Sendable {
             throw ConfigurationError("set either TOLLGATE_BACKEND_API_KEY or TOLLGATE_BACKEND_MANAGED_IDENTITY=on, not both")
         }
         if let resource = value("TOLLGATE_BACKEND_TOKEN_RESOURCE") { settings.backendTokenResource = resource }
-        settings.managedIdentityClientId = value("TOLLGATE_MANAGED_IDENTITY_CLIENT_ID")
+        // AZURE_CLIENT_ID is what the Azure SDKs read, and what the generated Container App sets to
+        // its user-assigned identity's client id.
+        settings.managedIdentityClientId = value("TOLLGATE_MANAGED_IDENTITY_CLIENT_ID") ?? value("AZURE_CLIENT_ID")
         settings.managedIdentityEndpoint = ManagedIdentityEndpoint.detect(environment: environment)
         if let version = value("TOLLGATE_AZURE_OPENAI_API_VERSION") { settings.apiVersion = version }
         if let timeout = try integer("TOLLGATE_RELAY_TIMEOUT_S", 1...86_400) { settings.relayTimeoutSeconds = timeout }

@@ -286,6 +286,11 @@ func withFakeAzure<T>(_ fake: FakeAzure, _ body: (Int) async throws -> T) async 
             #expect(throws: ConfigurationError.self) {
                 try RelaySettings.load(environment: ["TOLLGATE_BACKEND_MANAGED_IDENTITY": "on", "TOLLGATE_BACKEND_API_KEY": "k"])
             }
+            // The generated Container App sets AZURE_CLIENT_ID; the Tollgate variable wins when both are set.
+            #expect(try RelaySettings.load(environment: ["AZURE_CLIENT_ID": "from-azure"]).managedIdentityClientId == "from-azure")
+            #expect(try RelaySettings.load(environment: ["AZURE_CLIENT_ID": "from-azure", "TOLLGATE_MANAGED_IDENTITY_CLIENT_ID": "mine"])
+                .managedIdentityClientId == "mine")
+            #expect(try RelaySettings.load(environment: [:]).managedIdentityClientId == nil)
             var configuration = try runtimeConfiguration(simulatorPort: port, ptuName: "gpt-4o-ptu-mi")
             configuration.deployments = configuration.deployments.map {
                 var copy = $0
