@@ -47,26 +47,44 @@ public struct ModelPrice: Codable, Sendable, Hashable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         model = try container.decode(String.self, forKey: .model)
         deploymentType = try container.decodeIfPresent(String.self, forKey: .deploymentType)
-        func decimal(_ key: CodingKeys) throws -> Decimal {
-            let text = try container.decode(String.self, forKey: key)
-            guard let value = Money.parseDecimal(text), value >= 0 else {
-                throw DecodingError.dataCorruptedError(
-                    forKey: key, in: container, debugDescription: "price must be a non-negative decimal string, got \"\(text)\"")
-            }
-            return value
-        }
-        input = try decimal(.input)
-        cachedInput = try decimal(.cachedInput)
-        output = try decimal(.output)
+        input = try container.decodeRate(forKey: .input)
+        cachedInput = try container.decodeRate(forKey: .cachedInput)
+        output = try container.decodeRate(forKey: .output)
     }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(model, forKey: .model)
         try container.encodeIfPresent(deploymentType, forKey: .deploymentType)
-        try container.encode(Money.format(input, scale: max(2, input.fractionDigits)), forKey: .input)
-        try container.encode(Money.format(cachedInput, scale: max(2, cachedInput.fractionDigits)), forKey: .cachedInput)
-        try container.encode(Money.format(output, scale: max(2, output.fractionDigits)), forKey: .output)
+        try container.encodeRate(input, forKey: .input)
+        try container.encodeRate(cachedInput, forKey: .cachedInput)
+        try container.encodeRate(output, forKey: .output)
+    }
+}
+
+/// Prices per 1M tokens are written as non-negative decimal strings ("2.50"), never JSON numbers,
+/// so no binary floating point touches them.
+extension KeyedDecodingContainer {
+    fileprivate func decodeRate(forKey key: Key) throws -> Decimal {
+        try rate(decode(String.self, forKey: key), forKey: key)
+    }
+
+    fileprivate func decodeRateIfPresent(forKey key: Key) throws -> Decimal? {
+        try decodeIfPresent(String.self, forKey: key).map { try rate($0, forKey: key) }
+    }
+
+    private func rate(_ text: String, forKey key: Key) throws -> Decimal {
+        guard let value = Money.parseDecimal(text), value >= 0 else {
+            throw DecodingError.dataCorruptedError(
+                forKey: key, in: self, debugDescription: "price must be a non-negative decimal string, got \"\(text)\"")
+        }
+        return value
+    }
+}
+
+extension KeyedEncodingContainer {
+    fileprivate mutating func encodeRate(_ value: Decimal, forKey key: Key) throws {
+        try encode(Money.format(value, scale: max(2, value.fractionDigits)), forKey: key)
     }
 }
 
@@ -100,17 +118,9 @@ public struct PriceOverride: Codable, Sendable, Hashable {
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        func decimal(_ key: CodingKeys) throws -> Decimal? {
-            guard let text = try container.decodeIfPresent(String.self, forKey: key) else { return nil }
-            guard let value = Money.parseDecimal(text), value >= 0 else {
-                throw DecodingError.dataCorruptedError(
-                    forKey: key, in: container, debugDescription: "price must be a non-negative decimal string, got \"\(text)\"")
-            }
-            return value
-        }
-        input = try decimal(.input)
-        cachedInput = try decimal(.cachedInput)
-        output = try decimal(.output)
+        input = try container.decodeRateIfPresent(forKey: .input)
+        cachedInput = try container.decodeRateIfPresent(forKey: .cachedInput)
+        output = try container.decodeRateIfPresent(forKey: .output)
         guard input != nil || cachedInput != nil || output != nil else {
             throw DecodingError.dataCorrupted(
                 .init(codingPath: decoder.codingPath, debugDescription: "price needs at least one of input, cachedInput, output"))
@@ -120,7 +130,7 @@ public struct PriceOverride: Codable, Sendable, Hashable {
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         for (key, value) in [(CodingKeys.input, input), (.cachedInput, cachedInput), (.output, output)] {
-            if let value { try container.encode(Money.format(value, scale: max(2, value.fractionDigits)), forKey: key) }
+            if let value { try container.encodeRate(value, forKey: key) }
         }
     }
 }
