@@ -139,8 +139,8 @@ public protocol JobStore: Sendable {
     /// Jobs per status (for one deployment, or all).
     func jobCounts(deployment: String?) async throws -> [JobStatus: Int]
 
-    /// Records a relayed call (idempotent on its request id).
-    func recordRelayCall(_ call: RelayCallRecord) async throws
+    /// Records relayed calls in one transaction (idempotent on each request id).
+    func recordRelayCalls(_ calls: [RelayCallRecord]) async throws
     func relayCall(requestId: String) async throws -> RelayCallRecord?
 }
 
@@ -393,22 +393,27 @@ extension SQLRuntimeStore: JobStore {
         }
     }
 
-    public func recordRelayCall(_ call: RelayCallRecord) async throws {
-        _ = try await driver.transaction { session in
-            try await session.query(
-                """
-                INSERT INTO relay_calls (request_id, product, deployment, streaming, backend_status, accounting,
-                    prompt_tokens, completion_tokens, events_forwarded, client_disconnected, backend_request_id, created_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (request_id) DO NOTHING
-                """,
-                [
-                    .text(call.requestId), .text(call.product), .text(call.deployment), .int(call.streaming ? 1 : 0),
-                    .int(Int64(call.backendStatus)), .text(call.accounting.rawValue),
-                    call.promptTokens.map { .int(Int64($0)) } ?? .null,
-                    call.completionTokens.map { .int(Int64($0)) } ?? .null, .int(Int64(call.eventsForwarded)),
-                    .int(call.clientDisconnected ? 1 : 0), SQLValue(call.backendRequestId), .int(call.createdAt),
-                ])
+    public func recordRelayCalls(_ calls: [RelayCallRecord]) async throws {
+        guard !calls.isEmpty else { return }
+        var binds: [SQLValue] = []
+        var rows: [String] = []
+        for call in calls {
+            rows.append("(" + (binds.count + 1...binds.count + 12).map { "$\($0)" }.joined(separator: ", ") + ")")
+            binds += [
+                .text(call.requestId), .text(call.product), .text(call.deployment), .int(call.streaming ? 1 : 0),
+                .int(Int64(call.backendStatus)), .text(call.accounting.rawValue),
+                call.promptTokens.map { .int(Int64($0)) } ?? .null,
+                call.completionTokens.map { .int(Int64($0)) } ?? .null, .int(Int64(call.eventsForwarded)),
+                .int(call.clientDisconnected ? 1 : 0), SQLValue(call.backendRequestId), .int(call.createdAt),
+            ]
         }
+        let statement = """
+            INSERT INTO relay_calls (request_id, product, deployment, streaming, backend_status, accounting,
+                prompt_tokens, completion_tokens, events_forwarded, client_disconnected, backend_request_id, created_at)
+            VALUES \(rows.joined(separator: ", ")) ON CONFLICT (request_id) DO NOTHING
+            """
+        let values = binds
+        _ = try await driver.transaction { session in try await session.query(statement, values) }
     }
 
     public func relayCall(requestId: String) async throws -> RelayCallRecord? {

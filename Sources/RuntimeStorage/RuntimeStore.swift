@@ -58,6 +58,17 @@ public struct SettlementResult: Sendable, Hashable {
     public var alerts: [ThresholdAlert]
 }
 
+/// A usage record waiting to be settled, with the budget counters it counts against.
+public struct PendingSettlement: Sendable {
+    public var record: UsageRecord
+    public var counters: [BudgetCounter]
+
+    public init(record: UsageRecord, counters: [BudgetCounter]) {
+        self.record = record
+        self.counters = counters
+    }
+}
+
 /// A budget threshold crossed for the first time in a period.
 public struct ThresholdAlert: Sendable, Hashable, Codable {
     public var counterKey: String
@@ -123,6 +134,9 @@ public protocol RuntimeStore: Sendable {
     /// Records a call once (idempotent on the request id), releases its reservation and adds its cost
     /// to every counter.
     func settle(_ record: UsageRecord, counters: [BudgetCounter]) async throws -> SettlementResult
+    /// Settles several records in one transaction, with the results `settle(_:counters:)` would give
+    /// called for each in order (a request id repeated in the batch is a duplicate of its first).
+    func settle(batch: [PendingSettlement]) async throws -> [SettlementResult]
     /// Releases reservations that expired before `now` (seconds since 1970); returns how many.
     func expireReservations(now: Int64) async throws -> Int
     func counter(key: String, periodStart: Int64) async throws -> CounterState?

@@ -486,7 +486,6 @@ public final class SQLRuntimeStore: RuntimeStore {
         return best
     }
 
-    private struct Duplicate: Error { var cost: Nanos }
 
     private static func release(_ session: any SQLSession, amount: Int64, counters: String) async throws {
         for counter in decodeCounters(counters) {
@@ -499,51 +498,102 @@ public final class SQLRuntimeStore: RuntimeStore {
     }
 
     public func settle(_ record: UsageRecord, counters: [BudgetCounter]) async throws -> SettlementResult {
+        try await settle(batch: [PendingSettlement(record: record, counters: counters)])[0]
+    }
+
+    /// `$first, $first+1, …` for `count` parameters, in parentheses.
+    private static func placeholders(from first: Int, count: Int) -> String {
+        "(" + (first..<(first + count)).map { "$\($0)" }.joined(separator: ", ") + ")"
+    }
+
+    public func settle(batch: [PendingSettlement]) async throws -> [SettlementResult] {
+        guard !batch.isEmpty else { return [] }
         let usesLedger = ledger != nil
-        do {
-            let (result, spent) = try await driver.transaction { session in
-                let inserted = try await session.query(
+        // A request id twice in one batch: the later one is a duplicate of the earlier.
+        var firstIndex: [String: Int] = [:]
+        for (index, item) in batch.enumerated() where firstIndex[item.record.requestId] == nil {
+            firstIndex[item.record.requestId] = index
+        }
+        let unique = batch.indices.filter { firstIndex[batch[$0].record.requestId] == $0 }
+        let firstOf = firstIndex
+        let (results, spentByRequest) = try await driver.transaction { session in
+            // 1. All records in one statement; RETURNING names the ones that were new.
+            var binds: [SQLValue] = []
+            var rows: [String] = []
+            for index in unique {
+                let record = batch[index].record
+                rows.append(Self.placeholders(from: binds.count + 1, count: 14))
+                binds += [
+                    .text(record.requestId), .text(record.product), .text(record.subscription), SQLValue(record.user),
+                    SQLValue(record.api), .text(record.model), SQLValue(record.deployment), .int(record.streaming ? 1 : 0),
+                    .int(Int64(record.usage.promptTokens)), .int(Int64(record.usage.completionTokens)),
+                    .int(Int64(record.usage.cachedTokens)), .int(Int64(record.usage.reasoningTokens)),
+                    .int(record.cost.value), .int(record.createdAt),
+                ]
+            }
+            let inserted = Set(
+                try await session.query(
                     """
                     INSERT INTO usage_records (request_id, product, subscription, user_id, api, model, deployment, streaming,
                         prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cost, created_at)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                    VALUES \(rows.joined(separator: ", "))
                     ON CONFLICT (request_id) DO NOTHING RETURNING request_id
-                    """,
-                    [
-                        .text(record.requestId), .text(record.product), .text(record.subscription), SQLValue(record.user),
-                        SQLValue(record.api), .text(record.model), SQLValue(record.deployment), .int(record.streaming ? 1 : 0),
-                        .int(Int64(record.usage.promptTokens)), .int(Int64(record.usage.completionTokens)),
-                        .int(Int64(record.usage.cachedTokens)), .int(Int64(record.usage.reasoningTokens)),
-                        .int(record.cost.value), .int(record.createdAt),
-                    ])
-                if inserted.isEmpty {
-                    let previous = try await session.query(
-                        "SELECT cost FROM usage_records WHERE request_id = $1", [.text(record.requestId)])
-                    throw Duplicate(cost: Nanos(previous.first?.first?.int ?? 0))
+                    """, binds
+                ).compactMap { $0.first?.text })
+            // 2. Duplicates answer with what the first report billed.
+            var results = [SettlementResult?](repeating: nil, count: batch.count)
+            var billedBefore: [String: Nanos] = [:]
+            for index in unique where !inserted.contains(batch[index].record.requestId) {
+                let id = batch[index].record.requestId
+                let previous = try await session.query("SELECT cost FROM usage_records WHERE request_id = $1", [.text(id)])
+                billedBefore[id] = Nanos(previous.first?.first?.int ?? 0)
+            }
+            let fresh = unique.filter { inserted.contains(batch[$0].record.requestId) }
+            // 3. Reservations held in the database (PostgreSQL) are released.
+            if !usesLedger, !fresh.isEmpty {
+                let ids = fresh.map { SQLValue.text(batch[$0].record.requestId) }
+                for reservation in try await session.query(
+                    "DELETE FROM reservations WHERE request_id IN \(Self.placeholders(from: 1, count: ids.count)) RETURNING amount, counters",
+                    ids)
+                {
+                    guard let amount = reservation[0].int, let list = reservation[1].text else { continue }
+                    try await Self.release(session, amount: amount, counters: list)
                 }
-                if !usesLedger {
-                    for reservation in try await session.query(
-                        "DELETE FROM reservations WHERE request_id = $1 RETURNING amount, counters", [.text(record.requestId)])
-                    {
-                        guard let amount = reservation[0].int, let list = reservation[1].text else { continue }
-                        try await Self.release(session, amount: amount, counters: list)
-                    }
+            }
+            // 4. One upsert per counter with the batch's sum; then each record's before/after is
+            //    replayed in order, so thresholds fire exactly as record-by-record settlement would.
+            var sums: [CounterID: Int64] = [:]
+            for index in fresh {
+                for counter in batch[index].counters {
+                    let id = CounterID(counter)
+                    sums[id, default: 0] += batch[index].record.cost.value
                 }
+            }
+            var running: [CounterID: Int64] = [:]
+            var finalSpent: [CounterID: Int64] = [:]
+            for id in sums.keys.sorted(by: { ($0.key, $0.periodStart) < ($1.key, $1.periodStart) }) {
+                let rows = try await session.query(
+                    """
+                    INSERT INTO budget_counters (counter_key, period_start, spent, reserved) VALUES ($1, $2, $3, 0)
+                    ON CONFLICT (counter_key, period_start) DO UPDATE SET spent = budget_counters.spent + excluded.spent
+                    RETURNING spent
+                    """, [.text(id.key), .int(id.periodStart), .int(sums[id]!)])
+                guard let after = rows.first?.first?.int else { throw StoreError.corruptRow("budget_counters") }
+                finalSpent[id] = after
+                running[id] = after - sums[id]!
+            }
+            var spentByRequest: [String: [(id: CounterID, spent: Int64)]] = [:]
+            for index in fresh {
+                let record = batch[index].record
                 var alerts: [ThresholdAlert] = []
-                var spent: [(id: CounterID, spent: Int64)] = []
-                for counter in counters.sorted(by: { $0.key < $1.key }) {
-                    let rows = try await session.query(
-                        """
-                        INSERT INTO budget_counters (counter_key, period_start, spent, reserved) VALUES ($1, $2, $3, 0)
-                        ON CONFLICT (counter_key, period_start) DO UPDATE SET spent = budget_counters.spent + excluded.spent
-                        RETURNING spent
-                        """, [.text(counter.key), .int(counter.periodStart), .int(record.cost.value)])
-                    guard let after = rows.first?.first?.int else { throw StoreError.corruptRow("budget_counters") }
-                    spent.append((CounterID(counter), after))
-                    let crossed = crossedThresholds(
-                        counter.alertThresholds, limit: counter.limit, before: Nanos(after - record.cost.value),
-                        after: Nanos(after))
-                    for threshold in crossed {
+                for counter in batch[index].counters.sorted(by: { $0.key < $1.key }) {
+                    let id = CounterID(counter)
+                    let before = running[id]!
+                    let after = before + record.cost.value
+                    running[id] = after
+                    for threshold in crossedThresholds(
+                        counter.alertThresholds, limit: counter.limit, before: Nanos(before), after: Nanos(after))
+                    {
                         let fired = try await session.query(
                             """
                             INSERT INTO fired_thresholds (counter_key, period_start, threshold, fired_at) VALUES ($1, $2, $3, $4)
@@ -557,16 +607,28 @@ public final class SQLRuntimeStore: RuntimeStore {
                         }
                     }
                 }
-                return (SettlementResult(duplicate: false, cost: record.cost, alerts: alerts), spent)
+                results[index] = SettlementResult(duplicate: false, cost: record.cost, alerts: alerts)
+                spentByRequest[record.requestId] = batch[index].counters.map { (CounterID($0), finalSpent[CounterID($0)]!) }
             }
-            // Committed: now the ledger may count it (spent up, reservation released, in one step).
-            ledger?.settled(requestId: record.requestId, spent: spent)
-            return result
-        } catch let duplicate as Duplicate {
-            // Already billed: a reservation still held for it only blocks budget.
-            ledger?.release(requestId: record.requestId)
-            return SettlementResult(duplicate: true, cost: duplicate.cost, alerts: [])
+            for index in batch.indices where results[index] == nil {
+                let id = batch[index].record.requestId
+                let cost = billedBefore[id] ?? batch[firstOf[id]!].record.cost
+                results[index] = SettlementResult(duplicate: true, cost: cost, alerts: [])
+            }
+            return (results.map { $0! }, spentByRequest)
         }
+        // Committed: now the ledger may count it (spent up, reservation released, in one step).
+        if let ledger {
+            for (index, item) in batch.enumerated() {
+                if results[index].duplicate {
+                    // Already billed: a reservation still held for it only blocks budget.
+                    ledger.release(requestId: item.record.requestId)
+                } else if let spent = spentByRequest[item.record.requestId] {
+                    ledger.settled(requestId: item.record.requestId, spent: spent)
+                }
+            }
+        }
+        return results
     }
 
     public func expireReservations(now: Int64) async throws -> Int {

@@ -176,7 +176,9 @@ struct SQLiteSession: SQLSession {
 
     @discardableResult
     func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
-        let statement = binds.isEmpty ? sql : sql.replacingOccurrences(of: "$", with: "?")
+        // `$1` → `?1`: SQLite's numbered parameters. A byte swap, not Foundation's string search,
+        // which cost 7% of the relay's CPU.
+        let statement = binds.isEmpty ? sql : String(decoding: sql.utf8.map { $0 == UInt8(ascii: "$") ? UInt8(ascii: "?") : $0 }, as: UTF8.self)
         let data: [SQLiteData] = try binds.map {
             switch $0 {
             case .int(let value): .integer(Int(value))

@@ -154,6 +154,50 @@ func record(_ id: String, product: String = "p", cost: Int64, at: Int64 = 1000, 
         }
     }
 
+    /// A batch gives, record by record, what settling each in order gives: duplicates (against the
+    /// database and within the batch), thresholds on the record that crossed them, reservations
+    /// released, counters raised by the sum.
+    @Test(arguments: Backend.allCases) func aBatchSettlesLikeOneRecordAfterAnother(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let key = unique("k"), other = unique("k")
+            let budget = [counter(key, limit: 100, hard: false), counter(other, limit: 1000, hard: false)]
+            let old = unique("r"), a = unique("r"), b = unique("r"), c = unique("r")
+            _ = try await store.settle(record(old, cost: 10), counters: budget)
+            _ = try await store.reserve(requestId: a, counters: budget, amount: Nanos(40), expiresAt: .max)
+            let results = try await store.settle(batch: [
+                PendingSettlement(record: record(a, cost: 35), counters: budget),  // 10 → 45
+                PendingSettlement(record: record(old, cost: 99), counters: budget),  // already billed
+                PendingSettlement(record: record(b, cost: 40), counters: budget),  // 45 → 85: 50 and 80
+                PendingSettlement(record: record(a, cost: 77), counters: budget),  // repeated in the batch
+                PendingSettlement(record: record(c, cost: 20), counters: [budget[0]]),  // 85 → 105: 100
+            ])
+            #expect(results.map(\.duplicate) == [false, true, false, true, false])
+            #expect(results.map(\.cost) == [Nanos(35), Nanos(10), Nanos(40), Nanos(35), Nanos(20)])
+            #expect(results.map { $0.alerts.filter { $0.counterKey == key }.map(\.threshold) } == [[], [], [50, 80], [], [100]])
+            #expect(results[2].alerts.first?.spent == Nanos(85))
+            #expect(try await store.counter(key: key, periodStart: 0) == CounterState(spent: Nanos(105), reserved: .zero))
+            #expect(try await store.counter(key: other, periodStart: 0)?.spent == Nanos(85))
+            #expect(try await store.usageRecord(requestId: a)?.cost == Nanos(35))
+            #expect(try await store.settle(batch: []).isEmpty)
+        }
+    }
+
+    @Test(arguments: Backend.allCases) func relayCallsAreRecordedInOneStatementOnceEach(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            func call(_ id: String, events: Int) -> RelayCallRecord {
+                RelayCallRecord(
+                    requestId: id, product: "p", deployment: "d", streaming: true, backendStatus: 200, accounting: .usage,
+                    promptTokens: 3, completionTokens: events, eventsForwarded: events, clientDisconnected: false,
+                    backendRequestId: nil, createdAt: 1000)
+            }
+            let first = unique("c"), second = unique("c")
+            try await store.recordRelayCalls([call(first, events: 4), call(second, events: 7), call(first, events: 9)])
+            try await store.recordRelayCalls([call(second, events: 8)])
+            #expect(try await store.relayCall(requestId: first)?.eventsForwarded == 4)
+            #expect(try await store.relayCall(requestId: second)?.eventsForwarded == 7)
+        }
+    }
+
     @Test(arguments: Backend.allCases) func expiredReservationsAreReleased(_ backend: Backend) async throws {
         try await withStore(backend) { store in
             let key = unique("k")
