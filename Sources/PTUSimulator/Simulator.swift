@@ -362,7 +362,7 @@ public final class PTUSimulator: Sendable {
                     "prompt_filter_results": [["prompt_index": 0, "content_filter_results": [String: Any]()]],
                     "system_fingerprint": "fp_sim", "usage": Self.usage(prompt: prompt, completion: planned),
                 ]
-                let data = (try? JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])) ?? Data()
+                let data = Array(SortedJSON.string(payload).utf8)
                 self.ledger.settle(id: admissionId, actual: Double(prompt + planned), now: self.now())
                 var cachedHeaders: [(String, String)] = [("content-type", "application/json")]
                 for field in responseHeaders { cachedHeaders.append((field.name.rawName, field.value)) }
@@ -435,8 +435,7 @@ public final class PTUSimulator: Sendable {
                 "object": "chat.completion.chunk", "system_fingerprint": "fp_sim",
             ]
             if includeUsage { object["usage"] = usage ?? NSNull() }
-            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-            return String(decoding: data, as: UTF8.self)
+            return SortedJSON.string(object)
         }
         func choice(_ delta: [String: Any], finish: String?) -> [[String: Any]] {
             [["content_filter_results": [String: Any](), "delta": delta, "finish_reason": finish.map { $0 as Any } ?? NSNull(), "index": 0, "logprobs": NSNull()]]
