@@ -38,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         // Streaming relay and batch dispatcher (issue 7).
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.86.0"),
     ],
     targets: [
         // Plain values describing a gateway; no behaviour beyond validation-free helpers.
@@ -133,7 +134,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "TollgateRuntime",
-            dependencies: ["GatewayRuntime"],
+            dependencies: ["GatewayRuntime", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: strict
         ),
         .testTarget(name: "UsageAccountingTests", dependencies: ["UsageAccounting"]),
@@ -144,6 +145,7 @@ let package = Package(
                 "GatewayRuntime", "RuntimeStorage",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(name: "InfraEmittersTests", dependencies: ["InfraEmitters"], exclude: ["Golden"]),

@@ -161,24 +161,33 @@ public struct AccountingService: Sendable {
 
     /// Settles a prepared report: idempotent on its request id.
     public func settle(_ prepared: PreparedUsage) async throws -> UsageResponse {
-        let result = try await store.settle(prepared.record, counters: prepared.counters)
-        if result.duplicate {
-            metrics.duplicateUsage()
-        } else {
-            let usage = prepared.record.usage
-            metrics.spend(
-                product: prepared.record.product, usd: result.cost.usd, tokens: usage.promptTokens + usage.completionTokens)
-            for alert in result.alerts {
-                metrics.thresholdAlert(threshold: alert.threshold)
-                logger.notice(
-                    "budget threshold crossed",
-                    metadata: [
-                        "counter": "\(alert.counterKey)", "threshold": "\(alert.threshold)",
-                        "spent": "\(alert.spent)", "limit": "\(alert.limit)",
-                    ])
+        try await settle(batch: [prepared])[0]
+    }
+
+    /// Settles several prepared reports in one transaction, each with the result it would have
+    /// had on its own (a request id repeated in the batch is a duplicate of its first).
+    public func settle(batch prepared: [PreparedUsage]) async throws -> [UsageResponse] {
+        let results = try await store.settle(
+            batch: prepared.map { PendingSettlement(record: $0.record, counters: $0.counters) })
+        return zip(prepared, results).map { prepared, result in
+            if result.duplicate {
+                metrics.duplicateUsage()
+            } else {
+                let usage = prepared.record.usage
+                metrics.spend(
+                    product: prepared.record.product, usd: result.cost.usd, tokens: usage.promptTokens + usage.completionTokens)
+                for alert in result.alerts {
+                    metrics.thresholdAlert(threshold: alert.threshold)
+                    logger.notice(
+                        "budget threshold crossed",
+                        metadata: [
+                            "counter": "\(alert.counterKey)", "threshold": "\(alert.threshold)",
+                            "spent": "\(alert.spent)", "limit": "\(alert.limit)",
+                        ])
+                }
             }
+            return UsageResponse(requestId: prepared.record.requestId, cost: result.cost.formatted(), duplicate: result.duplicate)
         }
-        return UsageResponse(requestId: prepared.record.requestId, cost: result.cost.formatted(), duplicate: result.duplicate)
     }
 
     /// `POST /v1/usage`.

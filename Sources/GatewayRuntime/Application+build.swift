@@ -3,13 +3,23 @@ import GatewayModel
 import HTTPTypes
 public import Hummingbird
 public import Logging
-import NIOCore
+public import NIOCore
 public import RuntimeStorage
 import ServiceLifecycle
 import UsageAccounting
 
-/// The request context of the runtime's routes.
-public typealias RuntimeRequestContext = BasicRequestContext
+/// The request context of the runtime's routes: Hummingbird's basic context plus the event loop
+/// of the caller's connection, where the relay runs its backend call.
+public struct RuntimeRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The caller's connection's event loop.
+    public let eventLoop: any EventLoop
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        eventLoop = source.channel.eventLoop
+    }
+}
 
 /// Opens the store named by the settings, migrates it and seeds the configured products.
 public func openStore(settings: RuntimeSettings, logger: Logging.Logger) async throws -> SQLRuntimeStore {
@@ -282,9 +292,8 @@ func buildRouter(service: AccountingService, authenticator: Authenticator, logRe
                 throw APIError(error.status, error.code, "records[\(index)]: \(error.message)")
             }
         }
-        var results: [UsageResponse] = []
-        for item in prepared { results.append(try await service.settle(item)) }
-        return try json(["results": results])
+        // One transaction for the whole batch: it is billed completely or not at all.
+        return try json(["results": try await service.settle(batch: prepared)])
     }
     router.post("/v1/alerts/azure-monitor") { request, _ in
         try await authorize(request, admin: false)

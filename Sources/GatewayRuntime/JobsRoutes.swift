@@ -77,8 +77,10 @@ public func installRelayAndJobs(
     let client = makeBackendClient()
     let configuration = service.settings.configuration
     let signals = PTUSignals(deployments: configuration.deployments, settings: relaySettings)
+    let writer = SettlementWriter(
+        service: service, store: store, delay: .milliseconds(relaySettings.settlementDelayMillis), logger: logger)
     let relay = Relay(
-        service: service, store: store, client: client, signals: signals, counter: tokenCounter, settings: relaySettings,
+        service: service, writer: writer, client: client, signals: signals, counter: tokenCounter, settings: relaySettings,
         logger: logger)
 
     @Sendable func authorize(_ request: Request, admin: Bool) async throws {
@@ -93,16 +95,18 @@ public func installRelayAndJobs(
     let prefix = RuntimeContract.relayPath
     router.post(RouterPath("\(prefix)/deployments/{deployment}/chat/completions")) { request, context in
         try await authorize(request, admin: false)
-        return try await relay.handle(request, deploymentName: try context.parameters.require("deployment"))
+        return try await relay.handle(
+            request, deploymentName: try context.parameters.require("deployment"), on: EventLoopBound.actor(for: context.eventLoop))
     }
     router.post(RouterPath("\(prefix)/deployments/{deployment}/completions")) { request, context in
         try await authorize(request, admin: false)
-        return try await relay.handle(request, deploymentName: try context.parameters.require("deployment"))
+        return try await relay.handle(
+            request, deploymentName: try context.parameters.require("deployment"), on: EventLoopBound.actor(for: context.eventLoop))
     }
     for path in ["\(prefix)/responses", "\(prefix)/v1/responses", "\(prefix)/v1/chat/completions"] {
-        router.post(RouterPath(path)) { request, _ in
+        router.post(RouterPath(path)) { request, context in
             try await authorize(request, admin: false)
-            return try await relay.handle(request, deploymentName: nil)
+            return try await relay.handle(request, deploymentName: nil, on: EventLoopBound.actor(for: context.eventLoop))
         }
     }
     router.get("/v1/relay/calls/{requestId}") { request, context in
@@ -175,7 +179,8 @@ public func installRelayAndJobs(
     let dispatcher = JobDispatcher(
         service: service, store: store, client: client, signals: signals, settings: relaySettings,
         identity: relaySettings.backendManagedIdentity ? identity : nil, logger: logger)
-    var services: [any Service] = [dispatcher]
+    // Shut down in reverse order: the writer last, so it writes what the others settled.
+    var services: [any Service] = [writer, dispatcher]
     if let monitor = relaySettings.azureMonitor {
         let provisioned = configuration.deployments.filter {
             $0.targetUtilizationPercent != nil && monitor.resourceId(for: $0.name) != nil

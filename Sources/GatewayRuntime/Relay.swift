@@ -24,7 +24,7 @@ import UsageAccounting
 /// goes through ``AccountingService/usage(_:now:)``, idempotent on the request id.
 struct Relay: Sendable {
     let service: AccountingService
-    let store: any JobStore
+    let writer: SettlementWriter
     let client: HTTPClient
     let signals: PTUSignals
     let counter: (any TokenCounting)?
@@ -46,11 +46,11 @@ struct Relay: Sendable {
     ]
 
     init(
-        service: AccountingService, store: any JobStore, client: HTTPClient, signals: PTUSignals,
+        service: AccountingService, writer: SettlementWriter, client: HTTPClient, signals: PTUSignals,
         counter: (any TokenCounting)?, settings: RelaySettings, logger: Logging.Logger
     ) {
         self.service = service
-        self.store = store
+        self.writer = writer
         self.client = client
         self.signals = signals
         self.counter = counter
@@ -71,7 +71,7 @@ struct Relay: Sendable {
 
     static func caller(_ headers: HTTPFields) throws -> Caller {
         func header(_ name: String) -> String? {
-            guard let field = HTTPField.Name(name), let value = headers[field]?.trimmingCharacters(in: .whitespaces),
+            guard let field = HTTPField.Name(name), let value = headers[field]?.trimmingHTTPSpace(),
                 !value.isEmpty
             else { return nil }
             return value
@@ -88,9 +88,12 @@ struct Relay: Sendable {
             user: header("X-Tollgate-User"))
     }
 
-    /// Handles one relayed call. `deploymentName` comes from the path (`/deployments/{name}/…`) or,
+    /// Handles one relayed call on `eventLoop` (the caller's connection's). `deploymentName` comes from the path (`/deployments/{name}/…`) or,
     /// for the v1 and Responses routes, from the body's `model`.
-    func handle(_ request: Request, deploymentName pathDeployment: String?) async throws -> Response {
+    func handle(_ request: Request, deploymentName pathDeployment: String?, on loop: isolated EventLoopBound) async throws
+        -> Response
+    {
+        let eventLoop = loop.eventLoop
         let caller = try Self.caller(request.headers)
         let body: [UInt8]
         do {
@@ -114,33 +117,37 @@ struct Relay: Sendable {
         let addUsage = inspected.stream && isChat && !inspected.includeUsage
         let upstreamBody = addUsage ? (StreamOptions.requestingUsage(body) ?? body) : body
 
-        var upstream = HTTPClientRequest(url: url)
-        upstream.method = .POST
+        var upstreamHeaders = HTTPHeaders()
         for field in request.headers {
             let lower = field.name.canonicalName
             if Self.droppedRequestHeaders.contains(lower) || lower.hasPrefix("x-tollgate-") { continue }
-            upstream.headers.add(name: field.name.rawName, value: field.value)
+            upstreamHeaders.add(name: field.name.rawName, value: field.value)
         }
-        upstream.body = .bytes(ByteBuffer(bytes: upstreamBody))
-        let response: HTTPClientResponse
+        let exchange: BackendExchange
+        let head: HTTPResponseHead
         do {
-            response = try await client.execute(upstream, timeout: .seconds(settings.relayTimeoutSeconds))
+            let upstream = try HTTPClient.Request(
+                url: url, method: .POST, headers: upstreamHeaders, body: .byteBuffer(ByteBuffer(bytes: upstreamBody)))
+            exchange = BackendExchange.start(
+                client: client, request: upstream, eventLoop: eventLoop,
+                deadline: .now() + .seconds(settings.relayTimeoutSeconds))
+            head = try await exchange.head()
         } catch {
             logger.warning("relay: backend unreachable", metadata: ["deployment": "\(name)", "error": "\(error)"])
             throw APIError(.badGateway, "backend_unreachable", "the backend for deployment \"\(name)\" did not answer")
         }
-        let status = Int(response.status.code)
-        let utilization = signals.utilization(from: response.headers.first(name: UtilizationHeader.name))
+        let status = Int(head.status.code)
+        let utilization = signals.utilization(from: head.headers.first(name: UtilizationHeader.name))
         let retryAfter = RetryAfter.seconds(
-            retryAfterMs: response.headers.first(name: "retry-after-ms"), retryAfter: response.headers.first(name: "retry-after"))
+            retryAfterMs: head.headers.first(name: "retry-after-ms"), retryAfter: head.headers.first(name: "retry-after"))
         signals.observeOnline(deployment: name, status: status, utilization: utilization, retryAfter: retryAfter)
-        let backendRequestId = response.headers.first(name: "apim-request-id") ?? response.headers.first(name: "x-request-id")
+        let backendRequestId = head.headers.first(name: "apim-request-id") ?? head.headers.first(name: "x-request-id")
 
         var headers = HTTPFields()
-        for header in response.headers where !Self.droppedResponseHeaders.contains(header.name.lowercased()) {
+        for header in head.headers where !Self.droppedResponseHeaders.contains(header.name.lowercased()) {
             if let field = HTTPField.Name(header.name) { headers.append(HTTPField(name: field, value: header.value)) }
         }
-        let isEventStream = response.headers.first(name: "content-type")?.lowercased().contains("text/event-stream") ?? false
+        let isEventStream = head.headers.first(name: "content-type")?.lowercased().contains("text/event-stream") ?? false
         let context = CallContext(
             caller: caller, deployment: deployment, requestBody: body, model: deployment.model, status: status,
             backendRequestId: backendRequestId, streaming: inspected.stream)
@@ -148,19 +155,16 @@ struct Relay: Sendable {
         guard isEventStream else {
             let collected: ByteBuffer
             do {
-                collected = try await response.body.collect(upTo: 64 << 20)
+                collected = try await exchange.collect(upTo: 64 << 20)
             } catch {
                 throw APIError(.badGateway, "backend_error", "the backend's answer could not be read")
             }
             if (200..<300).contains(status) {
-                // Read the usage and settle after the answer is on its way: neither the JSON decode
+                // Read the usage and settle after the answer is on its way: neither the usage scan
                 // nor the database writes add latency to the call.
                 let relay = self
                 Task {
-                    var usage: TokenUsage?
-                    if let value = try? JSONDecoder().decode(JSONValue.self, from: Data(collected.readableBytesView)) {
-                        usage = try? UsageExtractor.usage(from: value)
-                    }
+                    let usage = UsageExtractor.usage(fromResponseBytes: Array(collected.readableBytesView))
                     await relay.settle(context, usage: usage.map { (AccountingSource.usage, $0) }, events: 0, disconnected: false)
                 }
             }
@@ -176,35 +180,46 @@ struct Relay: Sendable {
                 var forwarded = 0
                 var clientGone = false
                 var backendFailed = false
-                // A child task reads the backend; cancelling it (when the caller has gone) cancels the
-                // backend request at once. Whatever it had already received is still counted.
-                let (chunks, continuation) = AsyncStream<ByteBuffer>.makeStream()
-                await withTaskGroup(of: Bool.self) { group in
-                    group.addTask {
-                        do {
-                            for try await chunk in response.body { continuation.yield(chunk) }
-                            continuation.finish()
-                            return false
-                        } catch {
-                            continuation.finish()
-                            return !Task.isCancelled
+                // Events that arrived together go out in one write: nothing waits for a later part,
+                // and a burst of small events costs one write instead of one each.
+                var pending = ByteBuffer()
+                while true {
+                    let parts: [ByteBuffer]?
+                    do {
+                        parts = try await exchange.next()
+                    } catch {
+                        backendFailed = true
+                        break
+                    }
+                    guard let parts else { break }
+                    var events = 0
+                    for part in parts {
+                        for event in splitter.push(part.readableBytesView) {
+                            guard let bytes = accountant.process(event) else { continue }
+                            pending.writeBytes(bytes)
+                            events += 1
                         }
                     }
-                    for await chunk in chunks {
-                        for event in splitter.push(chunk.readableBytesView) {
-                            guard let bytes = accountant.process(event), !clientGone else { continue }
-                            do {
-                                try await writer.write(ByteBuffer(bytes: bytes))
-                                forwarded += 1
-                            } catch {
-                                clientGone = true
-                                group.cancelAll()
-                            }
-                        }
+                    guard pending.readableBytes > 0 else { continue }
+                    do {
+                        try await writer.write(pending)
+                        forwarded += events
+                        pending.clear()
+                    } catch {
+                        // The caller has gone: stop the backend call. What it had sent is counted.
+                        clientGone = true
+                        exchange.cancel()
+                        break
                     }
-                    backendFailed = await group.next() ?? false
                 }
-                if !clientGone {
+                if clientGone {
+                    // Count what the backend had already delivered, without forwarding it.
+                    while let parts = try? await exchange.next() {
+                        for part in parts {
+                            for event in splitter.push(part.readableBytesView) { _ = accountant.process(event) }
+                        }
+                    }
+                } else {
                     let rest = splitter.finish()
                     if !rest.isEmpty { try? await writer.write(ByteBuffer(bytes: rest)) }
                 }
@@ -254,7 +269,8 @@ struct Relay: Sendable {
         return (.tokenizer, TokenUsage(promptTokens: prompt, completionTokens: completion))
     }
 
-    /// Records the call and, when its usage is known, bills it through the `/v1/usage` path.
+    /// Records the call and, when its usage is known, bills it through the `/v1/usage` rules (priced
+    /// and validated here, written in a batch by the ``SettlementWriter``).
     func settle(_ context: CallContext, usage: (AccountingSource, TokenUsage)?, events: Int, disconnected: Bool) async {
         let record = RelayCallRecord(
             requestId: context.caller.requestId, product: context.caller.product, deployment: context.deployment.name,
@@ -262,19 +278,16 @@ struct Relay: Sendable {
             promptTokens: usage?.1.promptTokens, completionTokens: usage?.1.completionTokens, eventsForwarded: events,
             clientDisconnected: disconnected, backendRequestId: context.backendRequestId,
             createdAt: Int64(Date().timeIntervalSince1970))
-        do {
-            try await store.recordRelayCall(record)
-        } catch {
-            logger.error("relay: cannot record call", metadata: ["requestId": "\(record.requestId)", "error": "\(error)"])
-        }
         guard let (_, tokens) = usage else {
             logger.warning(
                 "relay: usage unknown, nothing billed",
                 metadata: ["requestId": "\(record.requestId)", "deployment": "\(record.deployment)"])
+            writer.submit(call: record, usage: nil)
             return
         }
+        var prepared: AccountingService.PreparedUsage?
         do {
-            _ = try await service.usage(
+            prepared = try await service.prepare(
                 UsageReport(
                     requestId: context.caller.requestId, product: context.caller.product,
                     subscription: context.caller.subscription, user: context.caller.user, api: "openai",
@@ -282,6 +295,7 @@ struct Relay: Sendable {
         } catch {
             logger.error("relay: settlement failed", metadata: ["requestId": "\(record.requestId)", "error": "\(error)"])
         }
+        writer.submit(call: record, usage: prepared)
     }
 }
 

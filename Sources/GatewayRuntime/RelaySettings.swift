@@ -26,6 +26,7 @@ public import UsageAccounting
 /// | `TOLLGATE_MANAGED_IDENTITY_CLIENT_ID` | `AZURE_CLIENT_ID` | client id of a user-assigned identity (neither set: system-assigned) |
 /// | `TOLLGATE_AZURE_OPENAI_API_VERSION` | `2024-10-21` | `api-version` of batch calls |
 /// | `TOLLGATE_RELAY_TIMEOUT_S` | 600 | longest relayed call |
+/// | `TOLLGATE_RELAY_SETTLE_DELAY_MS` | 20 | how long relayed calls' settlements gather before one batch writes them (0: write at once) |
 public struct RelaySettings: Sendable {
     public var dispatchEnabled = true
     public var replicaId: String
@@ -48,6 +49,8 @@ public struct RelaySettings: Sendable {
     public var managedIdentityEndpoint: ManagedIdentityEndpoint = .imds()
     public var apiVersion = "2024-10-21"
     public var relayTimeoutSeconds: Int64 = 600
+    /// Gathering time of a settlement batch (``SettlementWriter``).
+    public var settlementDelayMillis: Int64 = 20
     /// The optional Azure Monitor coarse gate (`TOLLGATE_PTU_METRICS_*`).
     var azureMonitor: AzureMonitorSettings?
 
@@ -112,6 +115,7 @@ public struct RelaySettings: Sendable {
         settings.managedIdentityEndpoint = ManagedIdentityEndpoint.detect(environment: environment)
         if let version = value("TOLLGATE_AZURE_OPENAI_API_VERSION") { settings.apiVersion = version }
         if let timeout = try integer("TOLLGATE_RELAY_TIMEOUT_S", 1...86_400) { settings.relayTimeoutSeconds = timeout }
+        if let delay = try integer("TOLLGATE_RELAY_SETTLE_DELAY_MS", 0...10_000) { settings.settlementDelayMillis = delay }
         settings.azureMonitor = try AzureMonitorSettings.load(environment: environment)
         return settings
     }

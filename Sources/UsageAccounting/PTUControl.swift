@@ -14,9 +14,9 @@ public enum UtilizationHeader {
     /// Parses a header value such as `"37.5%"` or `"37.5"`. Returns nil (unknown) for anything else,
     /// including negative numbers, NaN and an empty value.
     public static func parse(_ value: String?) -> Double? {
-        guard var text = value?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
-        if text.hasSuffix("%") { text.removeLast() }
-        guard let number = Double(text.trimmingCharacters(in: .whitespaces)), number.isFinite, number >= 0 else {
+        guard var text = value?.trimmingHTTPSpace(), !text.isEmpty else { return nil }
+        if text.utf8.last == UInt8(ascii: "%") { text.removeLast() }
+        guard let number = Double(text.trimmingHTTPSpace()), number.isFinite, number >= 0 else {
             return nil
         }
         return number
@@ -27,10 +27,10 @@ public enum UtilizationHeader {
 public enum RetryAfter {
     /// Seconds to wait, or nil when neither header holds a usable number.
     public static func seconds(retryAfterMs: String?, retryAfter: String?) -> Double? {
-        if let text = retryAfterMs, let ms = Double(text.trimmingCharacters(in: .whitespaces)), ms.isFinite, ms >= 0 {
+        if let text = retryAfterMs, let ms = Double(text.trimmingHTTPSpace()), ms.isFinite, ms >= 0 {
             return ms / 1000
         }
-        if let text = retryAfter, let seconds = Double(text.trimmingCharacters(in: .whitespaces)), seconds.isFinite,
+        if let text = retryAfter, let seconds = Double(text.trimmingHTTPSpace()), seconds.isFinite,
             seconds >= 0
         {
             return seconds

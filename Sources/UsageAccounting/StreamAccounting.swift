@@ -1,4 +1,5 @@
 import Foundation
+import GatewayModel
 
 /// Splits a byte stream of server-sent events into whole events, keeping every byte: each event is
 /// returned with its terminating blank line, so concatenating the events gives back the input.
@@ -49,39 +50,48 @@ public struct SSEEventSplitter: Sendable {
 public struct SSEEvent: Sendable, Equatable {
     /// The `event:` field (nil when absent).
     public var name: String?
-    /// The `data:` lines joined with `\n` (nil when there is none).
-    public var data: String?
+    /// The `data:` lines joined with `\n`, as bytes (nil when there is none).
+    public var dataBytes: [UInt8]?
     /// Number of `data:` lines.
     public var dataLines: Int
 
-    /// Parses the raw bytes of one event.
+    /// The `data:` lines joined with `\n` (nil when there is none).
+    public var data: String? { dataBytes.map { String(decoding: $0, as: UTF8.self) } }
+
+    /// Parses the raw bytes of one event. Lines end with LF or CRLF; a line starting with `:` is a
+    /// comment; one space after the field's colon is not part of the value.
     public init(bytes: [UInt8]) {
-        let text = String(decoding: bytes, as: UTF8.self)
         var name: String?
-        var data: [String] = []
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: true) {
-            var line = Substring(rawLine)
-            if line.hasSuffix("\r") { line = line.dropLast() }
-            if line.hasPrefix(":") { continue }
-            let field: Substring
-            var value: Substring
-            if let colon = line.firstIndex(of: ":") {
-                field = line[..<colon]
-                value = line[line.index(after: colon)...]
-                if value.hasPrefix(" ") { value = value.dropFirst() }
-            } else {
-                field = line
-                value = ""
-            }
-            switch field {
-            case "event": name = String(value)
-            case "data": data.append(String(value))
-            default: break
+        var data: [UInt8]?
+        var lines = 0
+        var lineStart = 0
+        while lineStart < bytes.count {
+            var lineEnd = lineStart
+            while lineEnd < bytes.count, bytes[lineEnd] != 0x0A { lineEnd += 1 }
+            var contentEnd = lineEnd
+            if contentEnd > lineStart, bytes[contentEnd - 1] == 0x0D { contentEnd -= 1 }
+            defer { lineStart = lineEnd + 1 }
+            guard contentEnd > lineStart, bytes[lineStart] != UInt8(ascii: ":") else { continue }
+            var colon = lineStart
+            while colon < contentEnd, bytes[colon] != UInt8(ascii: ":") { colon += 1 }
+            var valueStart = min(colon + 1, contentEnd)
+            if valueStart < contentEnd, bytes[valueStart] == 0x20 { valueStart += 1 }
+            let field = bytes[lineStart..<colon]
+            if field.elementsEqual("data".utf8) {
+                if data == nil {
+                    data = Array(bytes[valueStart..<contentEnd])
+                } else {
+                    data!.append(0x0A)
+                    data!.append(contentsOf: bytes[valueStart..<contentEnd])
+                }
+                lines += 1
+            } else if field.elementsEqual("event".utf8) {
+                name = String(decoding: bytes[valueStart..<contentEnd], as: UTF8.self)
             }
         }
         self.name = name
-        self.data = data.isEmpty ? nil : data.joined(separator: "\n")
-        dataLines = data.count
+        dataBytes = data
+        dataLines = lines
     }
 }
 
@@ -296,12 +306,11 @@ public struct StreamAccountant: Sendable {
     public mutating func process(_ raw: [UInt8]) -> [UInt8]? {
         eventsReceived += 1
         let event = SSEEvent(bytes: raw)
-        guard let data = event.data else { return raw }
-        if data == "[DONE]" {
+        guard let bytes = event.dataBytes else { return raw }
+        if bytes.elementsEqual("[DONE]".utf8) {
             finished = true
             return raw
         }
-        let bytes = Array(data.utf8)
         guard let members = JSONMembers.topLevel(bytes) else { return raw }
         var usage: Range<Int>?
         var choices: Range<Int>?
@@ -319,10 +328,10 @@ public struct StreamAccountant: Sendable {
                 textEvents.append(bytes)
             } else if Self.finalEventTypes.contains(type) {
                 finished = true
-                if let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any],
-                    let response = object["response"] as? [String: Any], let usage = response["usage"] as? [String: Any]
+                if let response = JSONMembers.topLevel(bytes)?.last(where: { $0.key == "response" })?.value,
+                    let counts = UsageExtractor.usage(fromResponseBytes: Array(bytes[response]))
                 {
-                    record(usage)
+                    record(counts)
                 }
             }
             return raw
@@ -334,8 +343,8 @@ public struct StreamAccountant: Sendable {
         if hasChoices { textEvents.append(bytes) }
         var isUsageChunk = false
         if let usage, bytes[usage.lowerBound] == UInt8(ascii: "{") {
-            if let object = (try? JSONSerialization.jsonObject(with: Data(bytes[usage]))) as? [String: Any] {
-                record(object)
+            if let counts = UsageExtractor.usage(fromUsageBytes: Array(bytes[usage])) {
+                record(counts)
                 isUsageChunk = !hasChoices
             }
         }
@@ -369,18 +378,8 @@ public struct StreamAccountant: Sendable {
         return nil
     }
 
-    private mutating func record(_ usage: [String: Any]) {
-        func int(_ value: Any?) -> Int? { (value as? NSNumber)?.intValue }
-        let prompt = int(usage["prompt_tokens"]) ?? int(usage["input_tokens"])
-        let completion = int(usage["completion_tokens"]) ?? int(usage["output_tokens"])
-        guard prompt != nil || completion != nil else { return }
-        let cached =
-            int((usage["prompt_tokens_details"] as? [String: Any])?["cached_tokens"])
-            ?? int((usage["input_tokens_details"] as? [String: Any])?["cached_tokens"]) ?? 0
-        let reasoning =
-            int((usage["completion_tokens_details"] as? [String: Any])?["reasoning_tokens"])
-            ?? int((usage["output_tokens_details"] as? [String: Any])?["reasoning_tokens"]) ?? 0
-        reportedUsage = (prompt ?? 0, completion ?? 0, cached, reasoning)
+    private mutating func record(_ usage: TokenUsage) {
+        reportedUsage = (usage.promptTokens, usage.completionTokens, usage.cachedTokens, usage.reasoningTokens)
     }
 }
 
@@ -442,6 +441,17 @@ enum JSONMembers {
             }
             return index > start ? index : nil
         }
+    }
+
+    /// The integer at `range` when it is written as plain digits (at most 18), else nil.
+    static func nonNegativeInteger(_ json: [UInt8], _ range: Range<Int>) -> Int? {
+        guard !range.isEmpty, range.count <= 18 else { return nil }
+        var value = 0
+        for byte in json[range] {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return value
     }
 
     /// The decoded string value at `range`, or nil if it is not a string.

@@ -20,6 +20,52 @@ public enum UsageExtractor {
         }
     }
 
+    /// Extracts usage from the raw bytes of a response body: finds the top-level `usage` member by a
+    /// byte scan and reads its counts in place, so no part of the answer is decoded into values.
+    /// Nil when the body is not a JSON object or has no usable `usage`.
+    public static func usage(fromResponseBytes body: [UInt8]) -> TokenUsage? {
+        guard let members = JSONMembers.topLevel(body), let range = members.last(where: { $0.key == "usage" })?.value
+        else { return nil }
+        return usage(fromUsageBytes: Array(body[range]))
+    }
+
+    /// Reads a `usage` object's counts from its raw bytes (the same fields as ``usage(from:)``).
+    /// Nil when it is not an object, has neither a prompt nor a completion count, or a count is not a
+    /// non-negative integer.
+    public static func usage(fromUsageBytes bytes: [UInt8]) -> TokenUsage? {
+        guard let members = JSONMembers.topLevel(bytes) else { return nil }
+        var values: [String: Range<Int>] = [:]
+        for member in members { values[member.key] = member.value }
+        /// nil: absent or null; .some(nil): present but not a count.
+        func count(_ key: String, in source: [UInt8], _ fields: [String: Range<Int>]) -> Int?? {
+            guard let range = fields[key], !source[range].elementsEqual("null".utf8) else { return nil }
+            return .some(JSONMembers.nonNegativeInteger(source, range))
+        }
+        func nested(_ object: String, _ key: String) -> Int?? {
+            guard let range = values[object], !bytes[range].elementsEqual("null".utf8) else { return nil }
+            let inner = Array(bytes[range])
+            guard let fields = JSONMembers.topLevel(inner) else { return .some(nil) }
+            var map: [String: Range<Int>] = [:]
+            for field in fields { map[field.key] = field.value }
+            return count(key, in: inner, map)
+        }
+        func first(_ candidates: [Int??]) -> Int?? {
+            for candidate in candidates { if let found = candidate { return found } }
+            return nil
+        }
+        let prompt = first([count("prompt_tokens", in: bytes, values), count("input_tokens", in: bytes, values)])
+        let completion = first([count("completion_tokens", in: bytes, values), count("output_tokens", in: bytes, values)])
+        let cached = first([nested("prompt_tokens_details", "cached_tokens"), nested("input_tokens_details", "cached_tokens")])
+        let reasoning = first([
+            nested("completion_tokens_details", "reasoning_tokens"), nested("output_tokens_details", "reasoning_tokens"),
+        ])
+        guard prompt != nil || completion != nil else { return nil }
+        for value in [prompt, completion, cached, reasoning] { if case .some(.none) = value { return nil } }
+        return TokenUsage(
+            promptTokens: (prompt ?? 0) ?? 0, completionTokens: (completion ?? 0) ?? 0, cachedTokens: (cached ?? 0) ?? 0,
+            reasoningTokens: (reasoning ?? 0) ?? 0)
+    }
+
     /// Extracts usage from a full response body or from its `usage` object.
     public static func usage(from body: JSONValue) throws(Failure) -> TokenUsage {
         let usage: JSONValue

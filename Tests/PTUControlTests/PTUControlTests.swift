@@ -238,6 +238,15 @@ import UsageAccounting
         #expect(SSEEvent(bytes: events[2]).data == "[DONE]")
     }
 
+    @Test func eventFieldsWithCRLFCommentsAndSeveralDataLines() {
+        let event = SSEEvent(bytes: bytes(": keep-alive\r\nevent: update\r\ndata: {\"a\":\r\ndata:1}\r\nid: 7\r\ndata\r\n\r\n"))
+        #expect(event.name == "update")
+        #expect(event.data == "{\"a\":\n1}\n")
+        #expect(event.dataLines == 3)
+        #expect(SSEEvent(bytes: bytes(": only a comment\n\n")).data == nil)
+        #expect(SSEEvent(bytes: bytes("data:  two spaces\n\n")).data == " two spaces")
+    }
+
     @Test func insertsIncludeUsageWithoutTouchingOtherBytes() throws {
         let body = bytes(#"{"messages":[{"role":"user","content":"hi"}],"stream":true,"temperature":0.7}"#)
         let edited = try #require(StreamOptions.requestingUsage(body))

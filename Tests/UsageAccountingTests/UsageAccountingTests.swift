@@ -146,6 +146,31 @@ import Testing
     }
 }
 
+/// The relay's byte-level reader gives what the decoding reader gives, and nil where that throws.
+@Suite struct UsageBytesTests {
+    static let bodies = [
+        #"{"id":"chatcmpl-1","choices":[{"message":{"content":"a \"usage\": {}"}}],"usage":{"prompt_tokens":120,"completion_tokens":80,"total_tokens":200,"prompt_tokens_details":{"cached_tokens":64},"completion_tokens_details":{"reasoning_tokens":32}}}"#,
+        #"{"object":"response","usage":{"input_tokens":50,"output_tokens":70,"input_tokens_details":{"cached_tokens":10},"output_tokens_details":{"reasoning_tokens":20}}}"#,
+        #"{ "usage" : { "prompt_tokens" : 9 , "total_tokens" : 9, "prompt_tokens_details": null } }"#,
+        #"{"usage":{"prompt_tokens":7,"completion_tokens":null,"output_tokens":3}}"#,
+    ]
+    static let invalid = [
+        #"{"id":"x"}"#, #"{"usage":null}"#, #"{"usage":{"prompt_tokens":-3,"completion_tokens":1}}"#,
+        #"{"usage":{"prompt_tokens":"3","completion_tokens":1}}"#, #"{"usage":{"prompt_tokens":3.5}}"#,
+        #"{"usage":{"prompt_tokens":3,"prompt_tokens_details":{"cached_tokens":true}}}"#, #"{"usage":{"total_tokens":4}}"#,
+        #"not json"#, #"{"usage":{"prompt_tokens":3}"#,
+    ]
+
+    @Test(arguments: bodies) func agreesWithTheDecodingReader(_ body: String) throws {
+        let decoded = try UsageExtractor.usage(from: JSONDecoder().decode(JSONValue.self, from: Data(body.utf8)))
+        #expect(UsageExtractor.usage(fromResponseBytes: Array(body.utf8)) == decoded)
+    }
+
+    @Test(arguments: invalid) func unusableUsageIsNil(_ body: String) {
+        #expect(UsageExtractor.usage(fromResponseBytes: Array(body.utf8)) == nil)
+    }
+}
+
 @Suite struct BudgetWindowTests {
     func date(_ text: String) -> Date { try! Date(text, strategy: .iso8601) }
     let calendar = PeriodCalendar()
