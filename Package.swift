@@ -81,7 +81,7 @@ let package = Package(
         ),
         // Bicep and Terraform syntax trees, renderers and the model → infrastructure emitters.
         .target(name: "InfraEmitters", dependencies: ["GatewayModel"], swiftSettings: strict),
-        .executableTarget(name: "tollgate", dependencies: ["TollgateCLI"], swiftSettings: strict),
+        .executableTarget(name: "tollgate", dependencies: ["TollgateCLI", "GatewayRuntime"], swiftSettings: strict),
         // The example gateway: `swift run contoso-gateway build`.
         .executableTarget(
             name: "ContosoGateway",
@@ -129,12 +129,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "TollgateRuntime",
-            dependencies: ["GatewayRuntime", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: ["GatewayRuntime"],
             swiftSettings: strict
         ),
         .testTarget(name: "UsageAccountingTests", dependencies: ["UsageAccounting"]),

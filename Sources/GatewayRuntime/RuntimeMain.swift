@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
+import NIOPosix
 
 /// Exit codes of `tollgate serve` and `tollgate-runtime`.
 public enum RuntimeExitCode: Int32, Sendable {
@@ -16,6 +18,13 @@ public enum RuntimeExitCode: Int32, Sendable {
 
 /// Entry point shared by `tollgate-runtime` and `tollgate serve`.
 public enum RuntimeMain {
+    /// Makes Swift concurrency run its tasks on the NIO event loops instead of its own thread pool,
+    /// so that a request handler, the relay's backend call and the response write stay on one
+    /// thread. Call it first thing in `main`, before any task starts, and only once per process.
+    public static func runSwiftConcurrencyOnEventLoops() {
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+    }
+
     /// Loads settings, builds the application and runs it until SIGTERM/SIGINT.
     /// Prints `tollgate-runtime listening on HOST:PORT` once bound. Returns the exit code.
     public static func serve(configPath: String, host: String, port: Int) async -> RuntimeExitCode {
