@@ -9,6 +9,16 @@ function init(args)
   wrk.headers["X-Tollgate-Product"] = "team-a"
   local stream = args[2] == "stream" and ',"stream":true' or ""
   wrk.body = '{"messages":[{"role":"user","content":"hello there"}],"max_tokens":16' .. stream .. '}'
+  math.randomseed(os.time() + os.clock() * 1000000)
+  prefix = string.format("bench-%08x-", math.random(0, 0x7fffffff))
+  counter = 0
+end
+
+-- Each call carries its own X-Tollgate-Request-Id, as APIM's policy sends it.
+function request()
+  counter = counter + 1
+  wrk.headers["X-Tollgate-Request-Id"] = prefix .. counter
+  return wrk.format()
 end
 
 function done(summary, latency, requests)
