@@ -174,6 +174,28 @@ extension BicepGenerator {
         let probe: (String, String) -> BicepExpr = { type, path in
             obj([("type", s(type)), ("httpGet", obj([("path", s(path)), ("port", .int(port))]))])
         }
+        var env: [BicepExpr] = [
+            obj([("name", s("TOLLGATE_DATABASE_URL")), ("secretRef", s("database-url"))]),
+            obj([("name", s("TOLLGATE_GATEWAY_KEY")), ("secretRef", s("gateway-key"))]),
+            obj([("name", s("TOLLGATE_ADMIN_KEY")), ("secretRef", s("admin-key"))]),
+            obj([("name", s("AZURE_CLIENT_ID")), ("value", id("identity").dot("properties").dot("clientId"))]),
+        ]
+        // The openai module grants this identity Cognitive Services OpenAI User on every account.
+        if plan.runtimeUsesManagedIdentity {
+            env.append(obj([("name", s("TOLLGATE_BACKEND_MANAGED_IDENTITY")), ("value", s("on"))]))
+        }
+        // The coarse PTU gate reads each provisioned deployment's account metrics (Monitoring Reader,
+        // granted by the openai module). The ids are built from names: the openai module needs this
+        // module's principal id, so referring to its outputs would be a cycle.
+        let metrics = plan.runtimeMetricsDeployments
+        if !metrics.isEmpty {
+            var parts: [BicepStringPart] = []
+            for (index, pair) in metrics.enumerated() {
+                parts.append(.literal((index == 0 ? "" : ",") + pair.deployment + "="))
+                parts.append(.expr(.call("resourceId", [s("Microsoft.CognitiveServices/accounts"), s(pair.account)])))
+            }
+            env.append(obj([("name", s("TOLLGATE_PTU_METRICS_RESOURCE_IDS")), ("value", .interpolated(parts))]))
+        }
         statements.append(resource("app", "Microsoft.App/containerApps", appVersion, [
             ("name", id("appName")),
             ("location", id("location")),
@@ -204,12 +226,7 @@ extension BicepGenerator {
                         ("name", s("tollgate-runtime")),
                         ("image", id("image")),
                         ("args", .array(["--config", "/etc/tollgate/runtime-config", "--host", "0.0.0.0", "--port", String(port)].map(s))),
-                        ("env", .array([
-                            obj([("name", s("TOLLGATE_DATABASE_URL")), ("secretRef", s("database-url"))]),
-                            obj([("name", s("TOLLGATE_GATEWAY_KEY")), ("secretRef", s("gateway-key"))]),
-                            obj([("name", s("TOLLGATE_ADMIN_KEY")), ("secretRef", s("admin-key"))]),
-                            obj([("name", s("AZURE_CLIENT_ID")), ("value", id("identity").dot("properties").dot("clientId"))]),
-                        ])),
+                        ("env", .array(env)),
                         ("resources", obj([("cpu", .call("json", [s("0.5")])), ("memory", s("1Gi"))])),
                         ("probes", .array([probe("Liveness", "/health"), probe("Readiness", "/ready")])),
                         ("volumeMounts", .array([obj([("volumeName", s("config")), ("mountPath", s("/etc/tollgate"))])])),
@@ -279,7 +296,9 @@ extension BicepGenerator {
     // MARK: openai
 
     func openAIModule() -> BicepFile {
-        var statements = BicepGenerator.header("Azure OpenAI accounts and deployments (standard and provisioned), with Cognitive Services OpenAI User for APIM and the runtime.")
+        var statements = BicepGenerator.header(plan.runtimeMetricsAccounts.isEmpty
+            ? "Azure OpenAI accounts and deployments (standard and provisioned), with Cognitive Services OpenAI User for APIM and the runtime."
+            : "Azure OpenAI accounts and deployments (standard and provisioned), with Cognitive Services OpenAI User for APIM and the runtime, and Monitoring Reader for the runtime on accounts with provisioned deployments.")
         statements += [
             BicepGenerator.locationParam,
             BicepGenerator.tagsParam,
@@ -290,6 +309,10 @@ extension BicepGenerator {
             statements.append(.param(name: "runtimePrincipalId", type: .string, defaultValue: nil, decorators: [.description("Required. Principal ID of the runtime's identity.")]))
         }
         statements.append(.variable(name: "openAiUserRoleId", value: s(InfraPlan.openAIUserRoleId), decorators: [.description("Cognitive Services OpenAI User.")]))
+        let metricsAccounts = plan.runtimeMetricsAccounts
+        if !metricsAccounts.isEmpty {
+            statements.append(.variable(name: "monitoringReaderRoleId", value: s(InfraPlan.monitoringReaderRoleId), decorators: [.description("Monitoring Reader.")]))
+        }
         var symbols = SymbolTable(style: .camel)
         var endpoints: [BicepExpr] = []
         for account in plan.openAIAccounts {
@@ -328,6 +351,11 @@ extension BicepGenerator {
             if withRuntime {
                 statements.append(BicepGenerator.roleAssignment(
                     symbol: symbols.make(symbol, "runtime-openai-user"), scope: symbol, principal: id("runtimePrincipalId"), roleVariable: "openAiUserRoleId"))
+            }
+            if metricsAccounts.contains(account.name) {
+                // The runtime's coarse PTU gate reads AzureOpenAIProvisionedManagedUtilizationV2.
+                statements.append(BicepGenerator.roleAssignment(
+                    symbol: symbols.make(symbol, "runtime-monitoring-reader"), scope: symbol, principal: id("runtimePrincipalId"), roleVariable: "monitoringReaderRoleId"))
             }
             endpoints.append(id(symbol).dot("properties").dot("endpoint"))
         }

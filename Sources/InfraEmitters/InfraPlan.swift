@@ -46,6 +46,7 @@ struct InfraPlan: Sendable {
     static let apimAPIVersion = "2024-05-01"
     static let openAIUserRoleId = "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd"
     static let eventHubsDataSenderRoleId = "2b629674-e913-4c01-ae53-ef4638d8f975"
+    static let monitoringReaderRoleId = "43d0d8ad-25c7-4714-9337-8ba259a9fe05"
     /// SKUs `Microsoft.ApiManagement/service@2024-05-01` accepts.
     static let supportedSKUs: [APIMService.SKU] = [
         .developer, .basic, .standard, .premium, .consumption, .basicV2, .standardV2,
@@ -73,6 +74,19 @@ struct InfraPlan: Sendable {
     var needsWorkspace: Bool { deployedRuntime != nil || appInsightsLoggers.contains { $0.componentSuffix != nil } }
     var hasLoggers: Bool { !eventHubLoggers.isEmpty || !appInsightsLoggers.isEmpty }
     var hasBackends: Bool { !backends.isEmpty || !pools.isEmpty }
+    /// The deployed runtime's identity gets Cognitive Services OpenAI User on every account, so its
+    /// batch calls can use a managed-identity token (`TOLLGATE_BACKEND_MANAGED_IDENTITY=on`).
+    var runtimeUsesManagedIdentity: Bool { deployedRuntime != nil && !openAIAccounts.isEmpty }
+    /// Provisioned deployments the deployed runtime's coarse PTU gate watches through Azure Monitor
+    /// (`TOLLGATE_PTU_METRICS_RESOURCE_IDS`), with the account serving each, in model order.
+    var runtimeMetricsDeployments: [(deployment: String, account: String)] {
+        guard deployedRuntime != nil else { return [] }
+        return openAIAccounts.flatMap { account in
+            account.deployments.filter(\.sku.isProvisioned).map { (deployment: $0.name, account: account.name) }
+        }
+    }
+    /// Accounts on which the runtime's identity gets Monitoring Reader (they serve a provisioned deployment).
+    var runtimeMetricsAccounts: Set<String> { Set(runtimeMetricsDeployments.map(\.account)) }
 
     init(gateway: Gateway, options: InfrastructureOptions) throws {
         self.gateway = gateway

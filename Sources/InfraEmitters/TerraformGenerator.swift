@@ -229,7 +229,9 @@ struct TerraformGenerator {
             attr("apim_principal_id", ref("\(apim).identity").at(0).dot("principal_id")),
             attr("openai_user_role_id", s(InfraPlan.openAIUserRoleId)),
             attr("event_hubs_data_sender_role_id", s(InfraPlan.eventHubsDataSenderRoleId)),
-        ]))
+        ] + (plan.runtimeMetricsAccounts.isEmpty ? [] : [
+            attr("monitoring_reader_role_id", s(InfraPlan.monitoringReaderRoleId)),
+        ])))
         if service.existing {
             items.append(block("data", ["azurerm_api_management", "main"], [
                 attr("name", ref("var.apim_name")),
@@ -314,6 +316,23 @@ struct TerraformGenerator {
         let probe: (String, String) -> HCLBodyItem = { kind, path in
             block(kind, [], [attr("transport", s("HTTP")), attr("port", .int(port)), attr("path", s(path))])
         }
+        var extraEnv: [HCLBodyItem] = []
+        // openai.tf grants this identity Cognitive Services OpenAI User on every account.
+        if plan.runtimeUsesManagedIdentity {
+            extraEnv.append(env("TOLLGATE_BACKEND_MANAGED_IDENTITY", nil, s("on")))
+        }
+        // The coarse PTU gate reads each provisioned deployment's account metrics (Monitoring Reader in
+        // openai.tf). No cycle: the accounts and role assignments need the identity, not the app.
+        let metrics = plan.runtimeMetricsDeployments
+        if !metrics.isEmpty {
+            let accounts = openAIAccountNames
+            var parts: [HCLTemplatePart] = []
+            for (index, pair) in metrics.enumerated() {
+                parts.append(.literal((index == 0 ? "" : ",") + pair.deployment + "="))
+                parts.append(.interpolation(ref("azurerm_cognitive_account.\(accounts[pair.account]!).id")))
+            }
+            extraEnv.append(env("TOLLGATE_PTU_METRICS_RESOURCE_IDS", nil, .template(parts)))
+        }
         items.append(resource("azurerm_container_app", "runtime", [
             attr("name", tpl(.interpolation(ref("var.base_name")), .literal("-runtime"))),
             attr("container_app_environment_id", ref("azurerm_container_app_environment.runtime.id")),
@@ -348,6 +367,7 @@ struct TerraformGenerator {
                     env("TOLLGATE_GATEWAY_KEY", "gateway-key", nil),
                     env("TOLLGATE_ADMIN_KEY", "admin-key", nil),
                     env("AZURE_CLIENT_ID", nil, ref("azurerm_user_assigned_identity.runtime.client_id")),
+                ] + extraEnv + [
                     probe("liveness_probe", "/health"),
                     probe("readiness_probe", "/ready"),
                     block("volume_mounts", [], [attr("name", s("config")), attr("path", s("/etc/tollgate"))]),
@@ -396,8 +416,19 @@ struct TerraformGenerator {
 
     // MARK: openai.tf
 
+    /// Terraform resource name of each Azure OpenAI account (same order and rule as `openAI()`).
+    var openAIAccountNames: [String: String] {
+        var table = SymbolTable(style: .snake)
+        var names: [String: String] = [:]
+        for account in plan.openAIAccounts { names[account.name] = table.make("", account.name) }
+        return names
+    }
+
     func openAI() -> HCLFile {
-        var items: [HCLBodyItem] = [TerraformGenerator.header("Azure OpenAI accounts and deployments (standard and provisioned), with Cognitive Services OpenAI User for APIM and the runtime.")]
+        let metricsAccounts = plan.runtimeMetricsAccounts
+        var items: [HCLBodyItem] = [TerraformGenerator.header(metricsAccounts.isEmpty
+            ? "Azure OpenAI accounts and deployments (standard and provisioned), with Cognitive Services OpenAI User for APIM and the runtime."
+            : "Azure OpenAI accounts and deployments (standard and provisioned), with Cognitive Services OpenAI User for APIM and the runtime, and Monitoring Reader for the runtime on accounts with provisioned deployments.")]
         var accounts = SymbolTable(style: .snake)
         var deployments = SymbolTable(style: .snake)
         var roles = SymbolTable(style: .snake)
@@ -439,6 +470,12 @@ struct TerraformGenerator {
                 items.append(TerraformGenerator.roleAssignment(
                     name: roles.make(name, "runtime_openai_user"), scope: "azurerm_cognitive_account.\(name).id",
                     principal: ref("azurerm_user_assigned_identity.runtime.principal_id"), roleLocal: "local.openai_user_role_id"))
+            }
+            if metricsAccounts.contains(account.name) {
+                // The runtime's coarse PTU gate reads AzureOpenAIProvisionedManagedUtilizationV2.
+                items.append(TerraformGenerator.roleAssignment(
+                    name: roles.make(name, "runtime_monitoring_reader"), scope: "azurerm_cognitive_account.\(name).id",
+                    principal: ref("azurerm_user_assigned_identity.runtime.principal_id"), roleLocal: "local.monitoring_reader_role_id"))
             }
         }
         return HCLFile(items)

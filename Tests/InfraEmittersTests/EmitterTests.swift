@@ -83,6 +83,89 @@ import Testing
         #expect(tf.contains("local_auth_enabled            = true"))
     }
 
+    /// The runtime's managed identity (batch calls) and the Azure Monitor PTU gate are switched on
+    /// by the generated deployment exactly when there is something for them to reach.
+    @Test func runtimeGetsManagedIdentityAndPTUMetricsOnlyWhenNeeded() throws {
+        struct Output {
+            let runtimeBicep, openAIBicep, runtimeTF, openAITF, mainTF: String
+            init(_ gateway: Gateway, options: InfrastructureOptions = .init()) throws {
+                let files = try InfrastructureEmitter.files(for: gateway, options: options)
+                runtimeBicep = files["infrastructure/bicep/modules/runtime.bicep"] ?? ""
+                openAIBicep = files["infrastructure/bicep/modules/openai.bicep"] ?? ""
+                runtimeTF = files["infrastructure/terraform/runtime.tf"] ?? ""
+                openAITF = files["infrastructure/terraform/openai.tf"] ?? ""
+                mainTF = files["infrastructure/terraform/main.tf"] ?? ""
+            }
+            var managedIdentity: Bool {
+                let bicep = runtimeBicep.contains("name: 'TOLLGATE_BACKEND_MANAGED_IDENTITY'\n              value: 'on'")
+                let tf = runtimeTF.contains("name  = \"TOLLGATE_BACKEND_MANAGED_IDENTITY\"\n        value = \"on\"")
+                #expect(bicep == tf)
+                return bicep
+            }
+            var metrics: Bool {
+                let bicep = runtimeBicep.contains("TOLLGATE_PTU_METRICS_RESOURCE_IDS")
+                #expect(bicep == runtimeTF.contains("TOLLGATE_PTU_METRICS_RESOURCE_IDS"))
+                return bicep
+            }
+            /// Monitoring Reader assignments (Bicep, Terraform).
+            var monitoringReaders: (Int, Int) {
+                (openAIBicep.components(separatedBy: "roleDefinitions', monitoringReaderRoleId)").count - 1,
+                 openAITF.components(separatedBy: "${local.monitoring_reader_role_id}").count - 1)
+            }
+        }
+        let roleId = "43d0d8ad-25c7-4714-9337-8ba259a9fe05"
+
+        // One provisioned deployment (gpt-4o-ptu on contoso-ptu-eastus) and a pay-as-you-go account.
+        let sample = try Output(SampleGateway.gateway)
+        #expect(sample.managedIdentity)
+        #expect(sample.runtimeBicep.contains(
+            "value: 'gpt-4o-ptu=${resourceId('Microsoft.CognitiveServices/accounts', 'contoso-ptu-eastus')}'"))
+        #expect(sample.runtimeTF.contains("value = \"gpt-4o-ptu=${azurerm_cognitive_account.contoso_ptu_eastus.id}\""))
+        #expect(sample.monitoringReaders == (1, 1))
+        #expect(sample.openAIBicep.contains("var monitoringReaderRoleId = '\(roleId)'"))
+        #expect(sample.openAIBicep.contains("resource accountContosoPtuEastusRuntimeMonitoringReader "))
+        #expect(sample.openAIBicep.contains("scope: accountContosoPtuEastus\n"))
+        #expect(sample.openAITF.contains("resource \"azurerm_role_assignment\" \"contoso_ptu_eastus_runtime_monitoring_reader\""))
+        #expect(sample.mainTF.contains("monitoring_reader_role_id      = \"\(roleId)\""))
+
+        // Two provisioned deployments on two accounts: one pair each, in model order.
+        var twoPTU = SampleGateway.gateway
+        twoPTU.backends[1].deployment?.sku = .dataZoneProvisionedManaged
+        let both = try Output(twoPTU)
+        #expect(both.runtimeTF.contains(
+            "value = \"gpt-4o-ptu=${azurerm_cognitive_account.contoso_ptu_eastus.id},gpt-4o=${azurerm_cognitive_account.contoso_paygo_sweden.id}\""))
+        #expect(both.runtimeBicep.contains(
+            "'gpt-4o-ptu=${resourceId('Microsoft.CognitiveServices/accounts', 'contoso-ptu-eastus')},gpt-4o=${resourceId('Microsoft.CognitiveServices/accounts', 'contoso-paygo-sweden')}'"))
+        #expect(both.monitoringReaders == (2, 2))
+
+        // No provisioned deployment: managed identity stays, the metrics setting and Monitoring Reader go.
+        var paygoOnly = SampleGateway.gateway
+        paygoOnly.backends[0].deployment?.sku = .globalStandard
+        paygoOnly.provisionedDeployments = []
+        let paygo = try Output(paygoOnly)
+        #expect(paygo.managedIdentity)
+        #expect(!paygo.metrics)
+        #expect(paygo.monitoringReaders == (0, 0))
+        #expect(!paygo.openAIBicep.contains("monitoringReaderRoleId"))
+        #expect(!paygo.mainTF.contains("monitoring_reader_role_id"))
+
+        // No Azure OpenAI accounts at all: neither setting.
+        var noAccounts = paygoOnly
+        for index in noAccounts.backends.indices { noAccounts.backends[index].deployment = nil }
+        let none = try Output(noAccounts)
+        #expect(!none.runtimeBicep.isEmpty && !none.runtimeTF.isEmpty)
+        #expect(!none.managedIdentity)
+        #expect(!none.metrics)
+        #expect(none.openAIBicep.isEmpty && none.openAITF.isEmpty)
+        #expect(!none.mainTF.contains("monitoring_reader_role_id"))
+
+        // Runtime not deployed: no runtime module, no Monitoring Reader.
+        let external = try Output(SampleGateway.gateway, options: InfrastructureOptions(deployRuntime: false))
+        #expect(external.runtimeBicep.isEmpty && external.runtimeTF.isEmpty)
+        #expect(external.monitoringReaders == (0, 0))
+        #expect(!external.mainTF.contains("monitoring_reader_role_id"))
+    }
+
     @Test func invalidOptionsAreErrors() {
         #expect(throws: InfrastructureError.self) {
             try InfrastructureEmitter.files(for: SampleGateway.gateway, options: InfrastructureOptions(eventHubSku: "Basic"))

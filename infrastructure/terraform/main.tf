@@ -14,6 +14,7 @@ locals {
   apim_principal_id              = data.azurerm_api_management.main.identity[0].principal_id
   openai_user_role_id            = "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd"
   event_hubs_data_sender_role_id = "2b629674-e913-4c01-ae53-ef4638d8f975"
+  monitoring_reader_role_id      = "43d0d8ad-25c7-4714-9337-8ba259a9fe05"
 }
 
 data "azurerm_api_management" "main" {

@@ -91,6 +91,16 @@ resource "azurerm_container_app" "runtime" {
         value = azurerm_user_assigned_identity.runtime.client_id
       }
 
+      env {
+        name  = "TOLLGATE_BACKEND_MANAGED_IDENTITY"
+        value = "on"
+      }
+
+      env {
+        name  = "TOLLGATE_PTU_METRICS_RESOURCE_IDS"
+        value = "gpt-4o-ptu=${azurerm_cognitive_account.contoso_ptu.id}"
+      }
+
       liveness_probe {
         transport = "HTTP"
         port      = 8080

@@ -143,6 +143,14 @@ resource app 'Microsoft.App/containerApps@2026-01-01' = {
               name: 'AZURE_CLIENT_ID'
               value: identity.properties.clientId
             }
+            {
+              name: 'TOLLGATE_BACKEND_MANAGED_IDENTITY'
+              value: 'on'
+            }
+            {
+              name: 'TOLLGATE_PTU_METRICS_RESOURCE_IDS'
+              value: 'gpt-4o-ptu=${resourceId('Microsoft.CognitiveServices/accounts', 'contoso-ptu-eastus')}'
+            }
           ]
           resources: {
             cpu: json('0.5')
