@@ -7,7 +7,7 @@
 # Usage: Benchmarks/relay/run.sh
 # Environment: DURATION (default 10s), CONNECTIONS (default "1 16"; 1 = sequential calls),
 #   SQLITE_OPTIONS (e.g. "?synchronous=normal"), BIN (default .build/release; build with
-#   `swift build -c release --product tollgate-runtime --product tollgate-ptu-sim`).
+#   `swift build -c release --product tollgate-runtime; swift build -c release --product tollgate-ptu-sim`).
 # Needs: wrk (apt-get install -y wrk), curl.
 set -euo pipefail
 
