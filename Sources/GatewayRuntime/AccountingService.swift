@@ -15,6 +15,8 @@ public struct AccountingService: Sendable {
     let logger: Logging.Logger
     let products: ProductCache
     let estimates = EstimateRates()
+    /// Concurrent `/v1/usage` reports share a transaction.
+    let groupCommit = UsageGroupCommit()
 
     /// Creates the service.
     public init(store: any RuntimeStore, settings: RuntimeSettings, metrics: RuntimeMetrics, logger: Logging.Logger) {
@@ -192,7 +194,7 @@ public struct AccountingService: Sendable {
 
     /// `POST /v1/usage`.
     public func usage(_ report: UsageReport, now: Date = Date()) async throws -> UsageResponse {
-        try await settle(try await prepare(report, now: now))
+        try await groupCommit.settle(try await prepare(report, now: now), with: self)
     }
 
     // MARK: Products

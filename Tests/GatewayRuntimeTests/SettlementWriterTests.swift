@@ -8,30 +8,30 @@ import UsageAccounting
 
 @testable import GatewayRuntime
 
+/// A real SQLite store with product `p` (a $100 total budget) and its accounting service.
+func withAccountingService(_ body: (AccountingService, SQLRuntimeStore) async throws -> Void) async throws {
+    try await withTemporaryDirectory { directory in
+        let settings = try makeSettings(
+            databaseURL: "sqlite:" + directory.appendingPathComponent("w.db").path,
+            products: [
+                .init(
+                    id: "p", displayName: "P",
+                    budgets: [Budget(amount: Money(string: "100")!, period: .total, scope: .product, enforcement: .hard)],
+                    defaultEstimatedTokens: 1000, subscriptions: [])
+            ])
+        let logger = Logger(label: "test")
+        let store = try await openStore(settings: settings, logger: logger)
+        let service = AccountingService(store: store, settings: settings, metrics: RuntimeMetrics(), logger: logger)
+        do { try await body(service, store) } catch {
+            await store.close()
+            throw error
+        }
+        await store.close()
+    }
+}
+
 /// The relay's group commit: many calls, few transactions, nothing lost on shutdown.
 @Suite struct SettlementWriterTests {
-    /// A real SQLite store with product `p` (a $100 total budget) and its accounting service.
-    func withService(_ body: (AccountingService, SQLRuntimeStore) async throws -> Void) async throws {
-        try await withTemporaryDirectory { directory in
-            let settings = try makeSettings(
-                databaseURL: "sqlite:" + directory.appendingPathComponent("w.db").path,
-                products: [
-                    .init(
-                        id: "p", displayName: "P",
-                        budgets: [Budget(amount: Money(string: "100")!, period: .total, scope: .product, enforcement: .hard)],
-                        defaultEstimatedTokens: 1000, subscriptions: [])
-                ])
-            let logger = Logger(label: "test")
-            let store = try await openStore(settings: settings, logger: logger)
-            let service = AccountingService(store: store, settings: settings, metrics: RuntimeMetrics(), logger: logger)
-            do { try await body(service, store) } catch {
-                await store.close()
-                throw error
-            }
-            await store.close()
-        }
-    }
-
     func call(_ id: String) -> RelayCallRecord {
         RelayCallRecord(
             requestId: id, product: "p", deployment: "gpt-4o-ptu", streaming: false, backendStatus: 200, accounting: .usage,
@@ -59,7 +59,7 @@ import UsageAccounting
     }
 
     @Test func manyCallsAreWrittenInFewTransactions() async throws {
-        try await withService { service, store in
+        try await withAccountingService { service, store in
             let writer = SettlementWriter(service: service, store: store, delay: .milliseconds(50), logger: Logger(label: "test"))
             try await running(writer) {
                 for index in 0..<300 {
@@ -85,7 +85,7 @@ import UsageAccounting
     }
 
     @Test func gracefulShutdownWritesWhatIsStillWaiting() async throws {
-        try await withService { service, store in
+        try await withAccountingService { service, store in
             // A gathering time far longer than the test: only the shutdown can write these.
             let writer = SettlementWriter(service: service, store: store, delay: .seconds(600), logger: Logger(label: "test"))
             try await running(writer) {
