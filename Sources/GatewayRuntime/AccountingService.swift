@@ -192,6 +192,21 @@ public struct AccountingService: Sendable {
         }
     }
 
+    /// Settles `prepared` in one transaction; if that fails, report by report, so that one report
+    /// that cannot be settled costs no other its billing. One result per report, in order.
+    func settleEach(_ prepared: [PreparedUsage]) async -> [Result<UsageResponse, any Error>] {
+        do {
+            return try await settle(batch: prepared).map { .success($0) }
+        } catch {
+            guard prepared.count > 1 else { return [.failure(error)] }
+            var results: [Result<UsageResponse, any Error>] = []
+            for report in prepared {
+                do { results.append(.success(try await settle(report))) } catch { results.append(.failure(error)) }
+            }
+            return results
+        }
+    }
+
     /// `POST /v1/usage`.
     public func usage(_ report: UsageReport, now: Date = Date()) async throws -> UsageResponse {
         try await groupCommit.settle(try await prepare(report, now: now), with: self)

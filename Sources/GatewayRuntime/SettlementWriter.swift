@@ -103,20 +103,9 @@ final class SettlementWriter: Service, Sendable {
         }
         let usage = batch.compactMap(\.usage)
         guard !usage.isEmpty else { return }
-        do {
-            _ = try await service.settle(batch: usage)
-        } catch {
-            guard usage.count > 1 else {
-                logger.error(
-                    "relay: settlement failed", metadata: ["requestId": "\(usage[0].record.requestId)", "error": "\(error)"])
-                return
-            }
-            // One record must not cost the others their billing: settle them one by one.
-            for item in usage {
-                do { _ = try await service.settle(item) } catch {
-                    logger.error(
-                        "relay: settlement failed", metadata: ["requestId": "\(item.record.requestId)", "error": "\(error)"])
-                }
+        for (item, result) in zip(usage, await service.settleEach(usage)) {
+            if case .failure(let error) = result {
+                logger.error("relay: settlement failed", metadata: ["requestId": "\(item.record.requestId)", "error": "\(error)"])
             }
         }
     }

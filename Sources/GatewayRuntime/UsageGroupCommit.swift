@@ -41,21 +41,8 @@ final class UsageGroupCommit: Sendable {
             }
             if group.isEmpty { return }
             groups.add(1, ordering: .relaxed)
-            do {
-                let results = try await service.settle(batch: group.map { $0.prepared })
-                for (waiter, result) in zip(group, results) { waiter.continuation.resume(returning: result) }
-            } catch {
-                if group.count == 1 {
-                    group[0].continuation.resume(throwing: error)
-                    continue
-                }
-                // One report must not fail the others: settle them one by one.
-                for waiter in group {
-                    do { waiter.continuation.resume(returning: try await service.settle(waiter.prepared)) } catch {
-                        waiter.continuation.resume(throwing: error)
-                    }
-                }
-            }
+            let results = await service.settleEach(group.map { $0.prepared })
+            for (waiter, result) in zip(group, results) { waiter.continuation.resume(with: result) }
         }
     }
 }
