@@ -200,32 +200,30 @@ func writeJSONString(_ text: String, to buffer: inout ByteBuffer) {
 }
 
 func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int = 1 << 20) async throws -> T {
-    let buffer: ByteBuffer
-    do {
-        buffer = try await request.body.collect(upTo: limit)
-    } catch {
-        throw APIError(.contentTooLarge, "too_large", "request body is larger than \(limit) bytes")
-    }
-    do {
-        return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
-    } catch let error as DecodingError {
-        throw APIError.invalid(describeDecoding(error))
-    } catch {
-        throw APIError.invalid("request body is not valid JSON")
-    }
+    try decodeJSON(type, from: try await collectBody(of: request, limit: limit))
 }
 
 /// A `/v1/check` body: the direct reader for the usual shape, `JSONDecoder` for everything else.
 func decodeCheck(from request: Request) async throws -> CheckRequest {
-    let buffer: ByteBuffer
-    do {
-        buffer = try await request.body.collect(upTo: 1 << 20)
-    } catch {
-        throw APIError(.contentTooLarge, "too_large", "request body is larger than \(1 << 20) bytes")
-    }
+    let buffer = try await collectBody(of: request, limit: 1 << 20)
     if let parsed = CheckRequestParser.parse(buffer) { return parsed }
+    return try decodeJSON(CheckRequest.self, from: buffer)
+}
+
+/// The whole request body, or 413 when it is larger than `limit` bytes.
+nonisolated(nonsending) func collectBody(of request: Request, limit: Int) async throws -> ByteBuffer {
     do {
-        return try JSONDecoder().decode(CheckRequest.self, from: Data(buffer.readableBytesView))
+        return try await request.body.collect(upTo: limit)
+    } catch {
+        let size = limit % (1 << 20) == 0 ? "\(limit >> 20) MiB" : "\(limit) bytes"
+        throw APIError(.contentTooLarge, "too_large", "request body is larger than \(size)")
+    }
+}
+
+/// Decodes a JSON body; a 400 that says what is wrong when it does not fit `type`.
+func decodeJSON<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
+    do {
+        return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
     } catch let error as DecodingError {
         throw APIError.invalid(describeDecoding(error))
     } catch {

@@ -121,10 +121,7 @@ public func installRelayAndJobs(
     // Jobs.
     router.post("/v1/jobs") { request, _ in
         try await authorize(request, admin: false)
-        let buffer: ByteBuffer
-        do { buffer = try await request.body.collect(upTo: 8 << 20) } catch {
-            throw APIError(.contentTooLarge, "too_large", "request body is larger than 8 MiB")
-        }
+        let buffer = try await collectBody(of: request, limit: 8 << 20)
         let job = try await newJob(
             body: Data(buffer.readableBytesView), headers: request.headers, service: service, settings: relaySettings)
         let (stored, created) = try await store.enqueue(job, now: JobDispatcher.nowMillis())

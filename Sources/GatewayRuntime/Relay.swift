@@ -95,12 +95,7 @@ struct Relay: Sendable {
     {
         let eventLoop = loop.eventLoop
         let caller = try Self.caller(request.headers)
-        let body: [UInt8]
-        do {
-            body = Array(try await request.body.collect(upTo: 16 << 20).readableBytesView)
-        } catch {
-            throw APIError(.contentTooLarge, "too_large", "request body is larger than 16 MiB")
-        }
+        let body = Array(try await collectBody(of: request, limit: 16 << 20).readableBytesView)
         guard let inspected = StreamOptions.inspect(body) else { throw APIError.invalid("request body is not a JSON object") }
         guard let name = pathDeployment ?? inspected.model else { throw APIError.invalid("no deployment in the path or model in the body") }
         guard let deployment = deployments[name] else {
