@@ -3,12 +3,14 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 
-/// One call to a backend through async-http-client's delegate interface, pinned to one event loop.
+/// One call to a backend through async-http-client's delegate interface, its delegate on one event
+/// loop.
 ///
-/// The relay's hot path: the request goes out and the answer comes back on the event loop the
-/// caller's connection lives on, and every response part is handled there as AHC delivers it. That
-/// avoids the per-part task hand-offs of `HTTPClient.execute(_:timeout:)`'s async body sequence,
-/// which cost the relay about 0.35 ms per call on loopback.
+/// The relay's hot path: every response part is handed to the delegate on the event loop of the
+/// caller's connection, where the relay runs, as AHC delivers it. That avoids the per-part task
+/// hand-offs of `HTTPClient.execute(_:timeout:)`'s async body sequence. The backend connection itself
+/// may live on any loop: pinning it too (`.delegateAndChannel`) made AHC open a new connection
+/// whenever the previous one was not back in the pool yet.
 ///
 /// ``head()`` waits for the status line and headers. After that, either ``collect(upTo:)`` (the whole
 /// body) or ``next()`` (the parts that have arrived, `nil` at the end) reads the body. Reading is
@@ -32,7 +34,7 @@ final class BackendExchange: HTTPClientResponseDelegate, @unchecked Sendable {
 
     private var task: HTTPClient.Task<Void>?
 
-    /// Starts `request` on `eventLoop` (the connection and the delegate both live there).
+    /// Starts `request` with its delegate on `eventLoop`.
     static func start(
         client: HTTPClient, request: HTTPClient.Request, eventLoop: any EventLoop, deadline: NIODeadline
     ) -> BackendExchange {

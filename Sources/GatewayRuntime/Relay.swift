@@ -88,8 +88,9 @@ struct Relay: Sendable {
             user: header("X-Tollgate-User"))
     }
 
-    /// Handles one relayed call on `eventLoop` (the caller's connection's). `deploymentName` comes from the path (`/deployments/{name}/…`) or,
-    /// for the v1 and Responses routes, from the body's `model`.
+    /// Handles one relayed call, isolated to `loop` (the caller's connection's event loop).
+    /// `deploymentName` comes from the path (`/deployments/{name}/…`) or, for the v1 and Responses
+    /// routes, from the body's `model`.
     func handle(_ request: Request, deploymentName pathDeployment: String?, on loop: isolated EventLoopBound) async throws
         -> Response
     {
@@ -250,14 +251,7 @@ struct Relay: Sendable {
 
     /// Usage of a (possibly interrupted) stream: reported, else counted, else unknown (nil).
     func streamUsage(_ accountant: StreamAccountant, context: CallContext) -> (AccountingSource, TokenUsage)? {
-        if let reported = accountant.reportedUsage {
-            return (
-                .usage,
-                TokenUsage(
-                    promptTokens: reported.prompt, completionTokens: reported.completion, cachedTokens: reported.cached,
-                    reasoningTokens: reported.reasoning)
-            )
-        }
+        if let reported = accountant.reportedUsage { return (.usage, reported) }
         guard let counter, let prompt = counter.promptTokens(requestBody: context.requestBody, model: context.model),
             let completion = counter.completionTokens(text: accountant.completionText, model: context.model)
         else { return nil }

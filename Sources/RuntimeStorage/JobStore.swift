@@ -398,7 +398,7 @@ extension SQLRuntimeStore: JobStore {
         var binds: [SQLValue] = []
         var rows: [String] = []
         for call in calls {
-            rows.append("(" + (binds.count + 1...binds.count + 12).map { "$\($0)" }.joined(separator: ", ") + ")")
+            rows.append(Self.placeholders(from: binds.count + 1, count: 12))
             binds += [
                 .text(call.requestId), .text(call.product), .text(call.deployment), .int(call.streaming ? 1 : 0),
                 .int(Int64(call.backendStatus)), .text(call.accounting.rawValue),

@@ -486,7 +486,6 @@ public final class SQLRuntimeStore: RuntimeStore {
         return best
     }
 
-
     private static func release(_ session: any SQLSession, amount: Int64, counters: String) async throws {
         for counter in decodeCounters(counters) {
             try await session.query(
@@ -502,7 +501,7 @@ public final class SQLRuntimeStore: RuntimeStore {
     }
 
     /// `$first, $first+1, …` for `count` parameters, in parentheses.
-    private static func placeholders(from first: Int, count: Int) -> String {
+    static func placeholders(from first: Int, count: Int) -> String {
         "(" + (first..<(first + count)).map { "$\($0)" }.joined(separator: ", ") + ")"
     }
 

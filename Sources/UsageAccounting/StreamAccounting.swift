@@ -261,7 +261,7 @@ public struct StreamAccountant: Sendable {
     /// Take the usage chunk and the `"usage":null` members out of the forwarded stream.
     public let hideUsage: Bool
     /// Usage reported by the backend, when it arrived.
-    public private(set) var reportedUsage: (prompt: Int, completion: Int, cached: Int, reasoning: Int)?
+    public private(set) var reportedUsage: TokenUsage?
     /// Generated text received so far (all choices, tool-call arguments included). Computed on
     /// demand from the events that carry text: the per-event work on the relay's path is a byte
     /// scan, and the text is only needed when the backend reported no usage.
@@ -314,11 +314,13 @@ public struct StreamAccountant: Sendable {
         guard let members = JSONMembers.topLevel(bytes) else { return raw }
         var usage: Range<Int>?
         var choices: Range<Int>?
+        var response: Range<Int>?
         var type: String?
         for member in members {
             switch member.key {
             case "usage": usage = member.value
             case "choices": choices = member.value
+            case "response": response = member.value
             case "type": type = JSONMembers.string(bytes, member.value)
             default: continue
             }
@@ -328,10 +330,8 @@ public struct StreamAccountant: Sendable {
                 textEvents.append(bytes)
             } else if Self.finalEventTypes.contains(type) {
                 finished = true
-                if let response = JSONMembers.topLevel(bytes)?.last(where: { $0.key == "response" })?.value,
-                    let counts = UsageExtractor.usage(fromResponseBytes: Array(bytes[response]))
-                {
-                    record(counts)
+                if let response, let counts = UsageExtractor.usage(fromResponseBytes: Array(bytes[response])) {
+                    reportedUsage = counts
                 }
             }
             return raw
@@ -344,7 +344,7 @@ public struct StreamAccountant: Sendable {
         var isUsageChunk = false
         if let usage, bytes[usage.lowerBound] == UInt8(ascii: "{") {
             if let counts = UsageExtractor.usage(fromUsageBytes: Array(bytes[usage])) {
-                record(counts)
+                reportedUsage = counts
                 isUsageChunk = !hasChoices
             }
         }
@@ -376,10 +376,6 @@ public struct StreamAccountant: Sendable {
             lineStart = lineEnd + 1
         }
         return nil
-    }
-
-    private mutating func record(_ usage: TokenUsage) {
-        reportedUsage = (usage.promptTokens, usage.completionTokens, usage.cachedTokens, usage.reasoningTokens)
     }
 }
 
@@ -441,6 +437,15 @@ enum JSONMembers {
             }
             return index > start ? index : nil
         }
+    }
+
+    /// The top-level members of the object in `json` by key (a repeated key: the last), or nil if
+    /// `json` is not a JSON object.
+    static func fields(_ json: [UInt8]) -> [String: Range<Int>]? {
+        guard let members = topLevel(json) else { return nil }
+        var fields: [String: Range<Int>] = [:]
+        for member in members { fields[member.key] = member.value }
+        return fields
     }
 
     /// The integer at `range` when it is written as plain digits (at most 18), else nil.

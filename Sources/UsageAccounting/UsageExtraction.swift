@@ -24,8 +24,7 @@ public enum UsageExtractor {
     /// byte scan and reads its counts in place, so no part of the answer is decoded into values.
     /// Nil when the body is not a JSON object or has no usable `usage`.
     public static func usage(fromResponseBytes body: [UInt8]) -> TokenUsage? {
-        guard let members = JSONMembers.topLevel(body), let range = members.last(where: { $0.key == "usage" })?.value
-        else { return nil }
+        guard let range = JSONMembers.fields(body)?["usage"] else { return nil }
         return usage(fromUsageBytes: Array(body[range]))
     }
 
@@ -33,9 +32,7 @@ public enum UsageExtractor {
     /// Nil when it is not an object, has neither a prompt nor a completion count, or a count is not a
     /// non-negative integer.
     public static func usage(fromUsageBytes bytes: [UInt8]) -> TokenUsage? {
-        guard let members = JSONMembers.topLevel(bytes) else { return nil }
-        var values: [String: Range<Int>] = [:]
-        for member in members { values[member.key] = member.value }
+        guard let values = JSONMembers.fields(bytes) else { return nil }
         /// nil: absent or null; .some(nil): present but not a count.
         func count(_ key: String, in source: [UInt8], _ fields: [String: Range<Int>]) -> Int?? {
             guard let range = fields[key], !source[range].elementsEqual("null".utf8) else { return nil }
@@ -44,10 +41,8 @@ public enum UsageExtractor {
         func nested(_ object: String, _ key: String) -> Int?? {
             guard let range = values[object], !bytes[range].elementsEqual("null".utf8) else { return nil }
             let inner = Array(bytes[range])
-            guard let fields = JSONMembers.topLevel(inner) else { return .some(nil) }
-            var map: [String: Range<Int>] = [:]
-            for field in fields { map[field.key] = field.value }
-            return count(key, in: inner, map)
+            guard let fields = JSONMembers.fields(inner) else { return .some(nil) }
+            return count(key, in: inner, fields)
         }
         func first(_ candidates: [Int??]) -> Int?? {
             for candidate in candidates { if let found = candidate { return found } }

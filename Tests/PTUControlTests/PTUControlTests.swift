@@ -296,9 +296,9 @@ import UsageAccounting
         #expect(accountant.process(bytes(usage)) == nil)
         #expect(accountant.process(bytes("data: [DONE]\n\n")) == bytes("data: [DONE]\n\n"))
         #expect(accountant.completionText == "Hello")
-        #expect(accountant.reportedUsage?.prompt == 7)
-        #expect(accountant.reportedUsage?.completion == 2)
-        #expect(accountant.reportedUsage?.cached == 3)
+        #expect(accountant.reportedUsage?.promptTokens == 7)
+        #expect(accountant.reportedUsage?.completionTokens == 2)
+        #expect(accountant.reportedUsage?.cachedTokens == 3)
         #expect(accountant.finished)
 
         var visible = StreamAccountant(hideUsage: false)
@@ -311,8 +311,8 @@ import UsageAccounting
         _ = accountant.process(bytes("event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"Hi there\"}\n\n"))
         _ = accountant.process(bytes("event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"usage\":{\"input_tokens\":5,\"output_tokens\":2,\"output_tokens_details\":{\"reasoning_tokens\":1}}}}\n\n"))
         #expect(accountant.completionText == "Hi there")
-        #expect(accountant.reportedUsage?.prompt == 5)
-        #expect(accountant.reportedUsage?.reasoning == 1)
+        #expect(accountant.reportedUsage?.promptTokens == 5)
+        #expect(accountant.reportedUsage?.reasoningTokens == 1)
     }
 }
 
