@@ -17,29 +17,8 @@ CONNECTIONS="${CONNECTIONS:-1 16}"
 BIN="${BIN:-$ROOT/.build/release}"
 SIM_PORT="${SIM_PORT:-18191}"
 RT_PORT="${RT_PORT:-18192}"
-export TOLLGATE_GATEWAY_KEY="bench-gateway-key-0123456789"
-export TOLLGATE_ADMIN_KEY="bench-admin-key-0123456789"
-
-command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
-for binary in tollgate-runtime tollgate-ptu-sim; do
-  [ -x "$BIN/$binary" ] || { echo "$BIN/$binary not built: swift build -c release --product $binary" >&2; exit 1; }
-done
-
-WORK="$(mktemp -d /tmp/tollgate-relay-bench.XXXXXX)"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-wait_for() {
-  for _ in $(seq 1 100); do
-    curl -s -o /dev/null "$1" && return 0
-    sleep 0.1
-  done
-  echo "$2 did not start:" >&2; cat "$WORK/$2.log" >&2; exit 1
-}
+source "$ROOT/Benchmarks/common.sh"
+for binary in tollgate-runtime tollgate-ptu-sim; do require_binary "$BIN/$binary" "$binary"; done
 
 # The example configuration with its deployment pointed at the simulator.
 sed -e "s|\"name\": \"gpt-4o\", \"model\": \"gpt-4o\", \"sku\": \"GlobalStandard\"|\"name\": \"bench\", \"model\": \"gpt-4o\", \"sku\": \"ProvisionedManaged\"|" \
@@ -48,10 +27,10 @@ sed -e "s|\"name\": \"gpt-4o\", \"model\": \"gpt-4o\", \"sku\": \"GlobalStandard
 
 "$BIN/tollgate-ptu-sim" --port "$SIM_PORT" --tpm 1000000000000 --tokens-per-second 1000000000 --ttft 0 \
   > "$WORK/simulator.log" 2>&1 &
-PIDS+=($!)
+BENCH_PIDS+=($!)
 TOLLGATE_DATABASE_URL="sqlite:$WORK/relay.db${SQLITE_OPTIONS:-}" LOG_LEVEL=error "$BIN/tollgate-runtime" \
   --config "$WORK/runtime-config.json" --host 127.0.0.1 --port "$RT_PORT" > "$WORK/runtime.log" 2>&1 &
-PIDS+=($!)
+BENCH_PIDS+=($!)
 wait_for "http://127.0.0.1:$SIM_PORT/_sim/stats" simulator
 wait_for "http://127.0.0.1:$RT_PORT/health" runtime
 

@@ -19,19 +19,8 @@ CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-1}"
 BINARY="${RUNTIME_BINARY:-$ROOT/.build/release/tollgate-runtime}"
 PORT="${BENCH_PORT:-18181}"
-export TOLLGATE_GATEWAY_KEY="bench-gateway-key-0123456789"
-export TOLLGATE_ADMIN_KEY="bench-admin-key-0123456789"
-
-command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
-[ -x "$BINARY" ] || { echo "$BINARY not built: swift build -c release --product tollgate-runtime" >&2; exit 1; }
-
-WORK="$(mktemp -d /tmp/tollgate-bench.XXXXXX)"
-SERVER_PID=""
-cleanup() {
-  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+source "$ROOT/Benchmarks/common.sh"
+require_binary "$BINARY" tollgate-runtime
 
 # A product with a budget large enough never to deny during the run.
 sed -e 's/"id": "team-a"/"id": "bench"/' -e 's/"500.00"/"100000000.00"/' \
@@ -39,19 +28,14 @@ sed -e 's/"id": "team-a"/"id": "bench"/' -e 's/"500.00"/"100000000.00"/' \
 
 start_server() {
   TOLLGATE_DATABASE_URL="$1" LOG_LEVEL=error "$BINARY" --config "$WORK/runtime-config.json" \
-    --host 127.0.0.1 --port "$PORT" > "$WORK/server.log" 2>&1 &
-  SERVER_PID=$!
-  for _ in $(seq 1 100); do
-    curl -sf "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "runtime did not start:" >&2; cat "$WORK/server.log" >&2; exit 1
+    --host 127.0.0.1 --port "$PORT" > "$WORK/runtime.log" 2>&1 &
+  BENCH_PIDS=($!)
+  wait_for "http://127.0.0.1:$PORT/health" runtime
 }
 
 stop_server() {
-  kill "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=""
+  for pid in "${BENCH_PIDS[@]}"; do stop_process "$pid"; done
+  BENCH_PIDS=()
 }
 
 RESULTS=()
